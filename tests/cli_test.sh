@@ -64,6 +64,11 @@ else
   echo "FAIL: node_modules missing (run scripts/setup.sh)"; failures=$((failures + 1))
 fi
 
+# A released-size checkpoint (Pro, 865 GB as sparse files) opens and is checked completely.
+expect 0 "wrote" -- "$BIN" make-model --preset pro --out "$TMP/pro" --sparse
+expect 0 "145116 tensors, 864.70 GB" -- "$BIN" inspect --model "$TMP/pro"
+rm -rf "$TMP/pro"
+
 # Corrupt checkpoints: one clear error naming the file, exit status 1.
 cp -r "$TMP/ci" "$TMP/trunc"
 shard="$TMP/trunc/model-00002-of-00002.safetensors"

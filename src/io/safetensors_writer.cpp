@@ -1,5 +1,6 @@
 #include "io/safetensors_writer.h"
 
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -33,7 +34,7 @@ void SafetensorsWriter::write(const std::string& path,
   std::stable_sort(order.begin(), order.end(), [](const Pending* a, const Pending* b) {
     return dtype_size(a->dtype) > dtype_size(b->dtype);
   });
-  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  nlohmann::json header = nlohmann::json::object();  // key order is irrelevant: offsets place data
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   uint64_t offset = 0;
   for (const Pending* t : order) {
@@ -65,13 +66,21 @@ void SafetensorsWriter::write(const std::string& path,
   std::vector<uint8_t> buf;
   uint64_t written = 0;
   for (const Pending* t : order) {
-    buf.assign(t->end - t->begin, 0);
-    if (t->fill) t->fill(buf.data());
-    check(std::fwrite(buf.data(), 1, buf.size(), f) == buf.size());
-    written += buf.size();
+    const uint64_t bytes = t->end - t->begin;
+    if (t->fill) {
+      buf.assign(bytes, 0);
+      t->fill(buf.data());
+      check(std::fwrite(buf.data(), 1, buf.size(), f) == buf.size());
+    } else {
+      // No fill: all-zero bytes, left as a hole of a sparse file.
+      check(::fseeko(f, static_cast<off_t>(bytes), SEEK_CUR) == 0);
+    }
+    written += bytes;
     if (on_bytes) on_bytes(written);
   }
   check(std::fflush(f) == 0);
+  // A trailing hole needs the file size set explicitly.
+  check(::ftruncate(::fileno(f), static_cast<off_t>(8 + text.size() + written)) == 0);
   if (std::fclose(f) != 0) fail("{}: close failed: {}", tmp, std::strerror(errno));
   if (std::rename(tmp.c_str(), path.c_str()) != 0)
     fail("{}: cannot rename into place: {}", path, std::strerror(errno));

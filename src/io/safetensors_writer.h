@@ -14,7 +14,8 @@ namespace dsv4 {
 
 class SafetensorsWriter {
  public:
-  // Fills `out` (already sized to the tensor's byte count) with the tensor's bytes.
+  // Fills `out` (already sized to the tensor's byte count) with the tensor's bytes. An empty Fill
+  // means all zeros, written as a hole (sparse file).
   using Fill = std::function<void(uint8_t* out)>;
 
   void add(std::string name, DType dtype, std::vector<int64_t> shape, Fill fill);

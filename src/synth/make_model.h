@@ -20,6 +20,9 @@ struct MakeModelOptions {
   int shards = 0;
   // Directory holding tokenizer.json (and optionally tokenizer_config.json) to copy; empty = none.
   std::string tokenizer_dir;
+  // Leave every tensor except the hash tables zero, as holes of sparse files: a released-size
+  // checkpoint (Pro: 865 GB) that takes no disk, for measuring load time. Not a usable model.
+  bool sparse = false;
   bool overwrite = false;  // replace the model files in a non-empty out_dir
   bool progress = false;
 };
