@@ -11,5 +11,6 @@ using Run = std::function<int()>;
 
 Run add_inspect(CLI::App& app);
 Run add_make_model(CLI::App& app);
+Run add_logits(CLI::App& app);
 
 }  // namespace dsv4::cli

@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   add("inspect", "Check a checkpoint completely and describe it", dsv4::cli::add_inspect);
   add("make-model", "Write a random DeepSeek-V4 checkpoint in the exact Hugging Face layout",
       dsv4::cli::add_make_model);
+  add("logits", "Write the logits of every position of a token sequence to a .npy file",
+      dsv4::cli::add_logits);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,123 @@
+#include "kernels/linear.h"
+
+#include <array>
+#include <cstring>
+#include <vector>
+
+#include "kernels/ops.h"
+#include "numeric/formats.h"
+#include "util/error.h"
+
+namespace dsv4 {
+
+namespace {
+
+const std::array<float, 256>& fp8_table() {
+  static const std::array<float, 256> t = [] {
+    std::array<float, 256> a{};
+    for (int i = 0; i < 256; ++i) a[i] = fp8_e4m3_to_f32(static_cast<uint8_t>(i));
+    return a;
+  }();
+  return t;
+}
+
+float scale_at(const TensorView& s, int64_t i) {
+  if (s.dtype() == DType::F8_E8M0) return e8m0_to_f32(s.data[i]);
+  return s.load<float>(static_cast<uint64_t>(i));
+}
+
+}  // namespace
+
+int64_t QuantWeight::cols() const {
+  return fp4() ? weight->shape()[1] * 2 : weight->shape()[1];
+}
+
+float load_float(const TensorView& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::BF16: return bf16_to_f32(t.load<uint16_t>(static_cast<uint64_t>(i)));
+    case DType::F32: return t.load<float>(static_cast<uint64_t>(i));
+    case DType::F16: return f16_to_f32(t.load<uint16_t>(static_cast<uint64_t>(i)));
+    default: fail("{}: tensor '{}' is {}, expected a float type", *t.file, t.name(), dtype_name(t.dtype()));
+  }
+}
+
+void load_floats(const TensorView& t, float* out) {
+  const int64_t n = static_cast<int64_t>(t.entry->numel());
+  for (int64_t i = 0; i < n; ++i) out[i] = load_float(t, i);
+}
+
+void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq, int64_t n0,
+                  int64_t n1, int64_t ldy) {
+  const int64_t n = w.rows(), k = w.cols();
+  if (n1 < 0) n1 = n;
+  if (ldy < 0) ldy = n1 - n0;
+  const auto& t8 = fp8_table();
+  const bool fp4 = w.fp4();
+  const int64_t kb128 = (k + 127) / 128;
+  const int64_t scale_cols = w.scale->shape()[1];
+  std::vector<float> wrow(static_cast<size_t>(k));
+
+  // Input: FP8 codes decoded to float (exact) and their per-128 scales, or the raw input.
+  Fp8Activations qa;
+  std::vector<float> xq;
+  if (aq == ActQuant::Fp8) {
+    act_quant_fp8(x, m, k, qa);
+    xq.resize(qa.codes.size());
+    for (size_t i = 0; i < xq.size(); ++i) xq[i] = t8[qa.codes[i]];
+  }
+  // Sub-block width over which products are summed before scaling: the weight's scale block
+  // along K (128 for FP8, 32 for FP4).
+  const int64_t sub = fp4 ? 32 : 128;
+
+  for (int64_t r = n0; r < n1; ++r) {
+    // Unscaled weight values of row r and the scale of each sub-block.
+    if (fp4) {
+      const uint8_t* b = w.weight->data + r * (k / 2);
+      for (int64_t j = 0; j < k / 2; ++j) {
+        wrow[2 * j] = fp4_e2m1_to_f32(fp4_lo(b[j]));
+        wrow[2 * j + 1] = fp4_e2m1_to_f32(fp4_hi(b[j]));
+      }
+    } else {
+      const uint8_t* b = w.weight->data + r * k;
+      for (int64_t j = 0; j < k; ++j) wrow[j] = t8[b[j]];
+    }
+    auto wscale = [&](int64_t c) {  // scale of sub-block c of row r
+      return fp4 ? scale_at(*w.scale, r * scale_cols + c)
+                 : scale_at(*w.scale, (r / 128) * scale_cols + c);
+    };
+    for (int64_t i = 0; i < m; ++i) {
+      float acc = 0;
+      for (int64_t c = 0; c * sub < k; ++c) {
+        const int64_t c0 = c * sub, c1 = std::min(k, c0 + sub);
+        float part = 0;
+        if (aq == ActQuant::Fp8) {
+          const float* xr = xq.data() + i * k;
+          for (int64_t j = c0; j < c1; ++j) part += xr[j] * wrow[j];
+          acc += part * (qa.scales[i * kb128 + c0 / 128] * wscale(c));
+        } else {
+          const float* xr = x + i * k;
+          const float s = wscale(c);
+          for (int64_t j = c0; j < c1; ++j) part += xr[j] * (wrow[j] * s);
+          acc += part;
+        }
+      }
+      y[i * ldy + (r - n0)] = acc;
+    }
+  }
+}
+
+void linear_dense(const TensorView& w, const float* x, int64_t m, float* y) {
+  const int64_t n = w.shape()[0], k = w.shape()[1];
+  std::vector<float> wrow(static_cast<size_t>(k));
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t j = 0; j < k; ++j) wrow[j] = load_float(w, r * k + j);
+    for (int64_t i = 0; i < m; ++i) {
+      const float* xr = x + i * k;
+      float acc = 0;
+      for (int64_t j = 0; j < k; ++j) acc += xr[j] * wrow[j];
+      y[i * n + r] = acc;
+    }
+  }
+}
+
+}  // namespace dsv4

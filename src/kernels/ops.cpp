@@ -1,0 +1,155 @@
+#include "kernels/ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "numeric/formats.h"
+
+namespace dsv4 {
+
+void act_quant_sim(float* x, int64_t n, int block) {
+  for (int64_t b0 = 0; b0 < n; b0 += block) {
+    const int64_t b1 = std::min<int64_t>(n, b0 + block);
+    float amax = 0;
+    for (int64_t i = b0; i < b1; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const int e = fp8_scale_exponent(amax);
+    const float s = exp2_int(e), inv = exp2_int(-e);
+    for (int64_t i = b0; i < b1; ++i) {
+      const float q = std::clamp(x[i] * inv, -kFp8Max, kFp8Max);
+      x[i] = fp8_e4m3_to_f32(f32_to_fp8_e4m3(q)) * s;
+    }
+  }
+}
+
+void fp4_act_quant_sim(float* x, int64_t n, int block) {
+  for (int64_t b0 = 0; b0 < n; b0 += block) {
+    const int64_t b1 = std::min<int64_t>(n, b0 + block);
+    float amax = 0;
+    for (int64_t i = b0; i < b1; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const int e = fp4_scale_exponent(amax);
+    const float s = exp2_int(e), inv = exp2_int(-e);
+    for (int64_t i = b0; i < b1; ++i) {
+      const float q = std::clamp(x[i] * inv, -kFp4Max, kFp4Max);
+      x[i] = fp4_e2m1_to_f32(f32_to_fp4_e2m1(q)) * s;
+    }
+  }
+}
+
+void act_quant_fp8(const float* x, int64_t rows, int64_t k, Fp8Activations& out) {
+  const int64_t kb = (k + 127) / 128;
+  out.codes.resize(static_cast<size_t>(rows * k));
+  out.scales.resize(static_cast<size_t>(rows * kb));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < kb; ++b) {
+      const int64_t c0 = b * 128, c1 = std::min<int64_t>(k, c0 + 128);
+      const float* xr = x + r * k;
+      float amax = 0;
+      for (int64_t c = c0; c < c1; ++c) amax = std::max(amax, std::fabs(xr[c]));
+      const int e = fp8_scale_exponent(amax);
+      const float inv = exp2_int(-e);
+      out.scales[r * kb + b] = exp2_int(e);
+      for (int64_t c = c0; c < c1; ++c)
+        out.codes[r * k + c] = f32_to_fp8_e4m3(std::clamp(xr[c] * inv, -kFp8Max, kFp8Max));
+    }
+}
+
+void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y) {
+  float ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i];
+  const float r = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
+  for (int64_t i = 0; i < n; ++i) y[i] = (w ? w[i] : 1.0f) * (x[i] * r);
+}
+
+float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
+float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+float silu(float x) { return x * sigmoid(x); }
+
+RopeFreqs rope_freqs(int dims, double base, bool yarn, double factor, int64_t original_len,
+                     double beta_fast, double beta_slow) {
+  RopeFreqs f;
+  const int half = dims / 2;
+  f.freq.resize(half);
+  // As the reference: float32 arange / dim, base ** that in float32, reciprocal in float32.
+  for (int i = 0; i < half; ++i) {
+    const float expo = static_cast<float>(2 * i) / static_cast<float>(dims);
+    f.freq[i] = 1.0f / std::pow(static_cast<float>(base), expo);
+  }
+  if (yarn) {
+    auto corr = [&](double rot) {
+      return dims * std::log(static_cast<double>(original_len) / (rot * 2 * M_PI)) /
+             (2 * std::log(base));
+    };
+    const double low = std::max(std::floor(corr(beta_fast)), 0.0);
+    double high = std::min(std::ceil(corr(beta_slow)), static_cast<double>(dims - 1));
+    if (low == high) high += 0.001;
+    for (int i = 0; i < half; ++i) {
+      const float ramp = std::clamp(
+          (static_cast<float>(i) - static_cast<float>(low)) / static_cast<float>(high - low), 0.0f,
+          1.0f);
+      const float smooth = 1.0f - ramp;
+      f.freq[i] = f.freq[i] / static_cast<float>(factor) * (1.0f - smooth) + f.freq[i] * smooth;
+    }
+  }
+  return f;
+}
+
+void apply_rope(float* v, int dims, int64_t pos, const RopeFreqs& f, bool inverse) {
+  const float p = static_cast<float>(pos);
+  for (int i = 0; i < dims / 2; ++i) {
+    const float theta = p * f.freq[i];  // one float32 rounding, as the reference's outer product
+    const float c = static_cast<float>(std::cos(static_cast<double>(theta)));
+    float s = static_cast<float>(std::sin(static_cast<double>(theta)));
+    if (inverse) s = -s;
+    const float a = v[2 * i], b = v[2 * i + 1];
+    v[2 * i] = a * c - b * s;
+    v[2 * i + 1] = a * s + b * c;
+  }
+}
+
+void hadamard(float* x, int n) {
+  for (int h = 1; h < n; h *= 2)
+    for (int i = 0; i < n; i += 2 * h)
+      for (int j = i; j < i + h; ++j) {
+        const float a = x[j], b = x[j + h];
+        x[j] = a + b;
+        x[j + h] = a - b;
+      }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(n));
+  for (int i = 0; i < n; ++i) x[i] *= scale;
+}
+
+void hc_split_sinkhorn(const float* mixes, const float* scale, const float* base, int hc, int iters,
+                       float eps, float* pre, float* post, float* comb) {
+  for (int j = 0; j < hc; ++j) {
+    pre[j] = sigmoid(mixes[j] * scale[0] + base[j]) + eps;
+    post[j] = 2.0f * sigmoid(mixes[hc + j] * scale[1] + base[hc + j]);
+  }
+  float* c = comb;
+  for (int i = 0; i < hc * hc; ++i) c[i] = mixes[2 * hc + i] * scale[2] + base[2 * hc + i];
+  auto col_normalise = [&] {
+    for (int k = 0; k < hc; ++k) {
+      float s = 0;
+      for (int j = 0; j < hc; ++j) s += c[j * hc + k];
+      for (int j = 0; j < hc; ++j) c[j * hc + k] /= (s + eps);
+    }
+  };
+  // Row softmax (+eps), then a column normalisation; then iters-1 rounds of row, column.
+  for (int j = 0; j < hc; ++j) {
+    float m = c[j * hc];
+    for (int k = 1; k < hc; ++k) m = std::max(m, c[j * hc + k]);
+    float s = 0;
+    for (int k = 0; k < hc; ++k) s += (c[j * hc + k] = std::exp(c[j * hc + k] - m));
+    for (int k = 0; k < hc; ++k) c[j * hc + k] = c[j * hc + k] / s + eps;
+  }
+  col_normalise();
+  for (int it = 0; it < iters - 1; ++it) {
+    for (int j = 0; j < hc; ++j) {
+      float s = 0;
+      for (int k = 0; k < hc; ++k) s += c[j * hc + k];
+      for (int k = 0; k < hc; ++k) c[j * hc + k] /= (s + eps);
+    }
+    col_normalise();
+  }
+}
+
+}  // namespace dsv4
