@@ -9,7 +9,7 @@ flavour=${1:-release}
 jobs=$(nproc)
 case "$flavour" in
   release) dir=build; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV4_WERROR=ON) ;;
-  asan) dir=build-asan; args=(-DCMAKE_BUILD_TYPE=Debug -DDSV4_WERROR=ON -DDSV4_SANITIZE=ON -DDSV4_BENCH=OFF) ;;
+  asan) dir=build-asan; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV4_WERROR=ON -DDSV4_SANITIZE=ON -DDSV4_BENCH=OFF) ;;
   fuzz) dir=build-fuzz; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV4_FUZZ=ON -DDSV4_BENCH=OFF
                               -DCMAKE_CXX_COMPILER=clang++-14) ;;
   *) echo "usage: scripts/build.sh [release|asan|fuzz]" >&2; exit 2 ;;

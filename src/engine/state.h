@@ -30,9 +30,9 @@ struct LayerState {
 };
 
 struct SequenceState {
-  int64_t pos = 0;      // tokens consumed by the main model = next position
-  int64_t mtp_pos = 0;  // tokens consumed by the MTP block(s)
-  int64_t capacity = 0;  // most tokens this state can hold
+  int64_t pos = 0;                 // tokens consumed by the main model = next position
+  int64_t mtp_pos = 0;             // tokens consumed by the MTP block(s)
+  int64_t capacity = 0;            // most tokens this state can hold
   std::vector<LayerState> layers;  // main layers, then MTP blocks
   void reset();
 };

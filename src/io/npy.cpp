@@ -88,8 +88,8 @@ void write_npy(const std::string& path, const std::vector<int64_t>& shape, const
   const std::string tmp = path + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) fail("{}: cannot create", tmp);
-  bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size() &&
-            std::fwrite(data, 4, n, f) == n;
+  bool ok =
+      std::fwrite(out.data(), 1, out.size(), f) == out.size() && std::fwrite(data, 4, n, f) == n;
   ok = (std::fclose(f) == 0) && ok;
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) fail("{}: write failed", path);
 }

@@ -34,10 +34,15 @@ int64_t QuantWeight::cols() const {
 
 float load_float(const TensorView& t, int64_t i) {
   switch (t.dtype()) {
-    case DType::BF16: return bf16_to_f32(t.load<uint16_t>(static_cast<uint64_t>(i)));
-    case DType::F32: return t.load<float>(static_cast<uint64_t>(i));
-    case DType::F16: return f16_to_f32(t.load<uint16_t>(static_cast<uint64_t>(i)));
-    default: fail("{}: tensor '{}' is {}, expected a float type", *t.file, t.name(), dtype_name(t.dtype()));
+    case DType::BF16:
+      return bf16_to_f32(t.load<uint16_t>(static_cast<uint64_t>(i)));
+    case DType::F32:
+      return t.load<float>(static_cast<uint64_t>(i));
+    case DType::F16:
+      return f16_to_f32(t.load<uint16_t>(static_cast<uint64_t>(i)));
+    default:
+      fail("{}: tensor '{}' is {}, expected a float type", *t.file, t.name(),
+           dtype_name(t.dtype()));
   }
 }
 
@@ -46,8 +51,8 @@ void load_floats(const TensorView& t, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = load_float(t, i);
 }
 
-void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq, int64_t n0,
-                  int64_t n1, int64_t ldy) {
+void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq,
+                  int64_t n0, int64_t n1, int64_t ldy) {
   const int64_t n = w.rows(), k = w.cols();
   if (n1 < 0) n1 = n;
   if (ldy < 0) ldy = n1 - n0;
@@ -68,6 +73,8 @@ void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, Act
   // Sub-block width over which products are summed before scaling: the weight's scale block
   // along K (128 for FP8, 32 for FP4).
   const int64_t sub = fp4 ? 32 : 128;
+  const int64_t n_sub = (k + sub - 1) / sub;
+  std::vector<float> wsc(static_cast<size_t>(n_sub));
 
   for (int64_t r = n0; r < n1; ++r) {
     // Unscaled weight values of row r and the scale of each sub-block.
@@ -81,10 +88,9 @@ void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, Act
       const uint8_t* b = w.weight->data + r * k;
       for (int64_t j = 0; j < k; ++j) wrow[j] = t8[b[j]];
     }
-    auto wscale = [&](int64_t c) {  // scale of sub-block c of row r
-      return fp4 ? scale_at(*w.scale, r * scale_cols + c)
-                 : scale_at(*w.scale, (r / 128) * scale_cols + c);
-    };
+    for (int64_t c = 0; c < n_sub; ++c)  // scale of each sub-block of row r
+      wsc[c] = fp4 ? scale_at(*w.scale, r * scale_cols + c)
+                   : scale_at(*w.scale, (r / 128) * scale_cols + c);
     for (int64_t i = 0; i < m; ++i) {
       float acc = 0;
       for (int64_t c = 0; c * sub < k; ++c) {
@@ -93,10 +99,10 @@ void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, Act
         if (aq == ActQuant::Fp8) {
           const float* xr = xq.data() + i * k;
           for (int64_t j = c0; j < c1; ++j) part += xr[j] * wrow[j];
-          acc += part * (qa.scales[i * kb128 + c0 / 128] * wscale(c));
+          acc += part * (qa.scales[i * kb128 + c0 / 128] * wsc[c]);
         } else {
           const float* xr = x + i * k;
-          const float s = wscale(c);
+          const float s = wsc[c];
           for (int64_t j = c0; j < c1; ++j) part += xr[j] * (wrow[j] * s);
           acc += part;
         }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "numeric/formats.h"
 
@@ -60,9 +61,19 @@ void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = (w ? w[i] : 1.0f) * (x[i] * r);
 }
 
-float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
-float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-float silu(float x) { return x * sigmoid(x); }
+float softplus(float x) {
+  return x > 20.0f ? x : std::log1p(std::exp(x));
+}
+float sigmoid(float x) {
+  return 1.0f / (1.0f + std::exp(-x));
+}
+float silu(float x) {
+  return x * sigmoid(x);
+}
+float swiglu(float gate, float up, float limit, float weight) {
+  const float h = silu(std::min(gate, limit)) * std::clamp(up, -limit, limit);
+  return weight * h;
+}
 
 RopeFreqs rope_freqs(int dims, double base, bool yarn, double factor, int64_t original_len,
                      double beta_fast, double beta_slow) {
@@ -116,6 +127,26 @@ void hadamard(float* x, int n) {
       }
   const float scale = 1.0f / std::sqrt(static_cast<float>(n));
   for (int i = 0; i < n; ++i) x[i] *= scale;
+}
+
+void attend_with_sink(const float* q, const float* const* keys, int64_t n_keys, int64_t dim,
+                      float scale, float sink, float* out) {
+  std::vector<float> logits(static_cast<size_t>(n_keys));
+  float m = -std::numeric_limits<float>::infinity();
+  for (int64_t e = 0; e < n_keys; ++e) {
+    float dot = 0;
+    for (int64_t i = 0; i < dim; ++i) dot += q[i] * keys[e][i];
+    logits[e] = dot * scale;
+    m = std::max(m, logits[e]);
+  }
+  float sum = 0;
+  for (auto& l : logits) sum += (l = std::exp(l - m));
+  const float denom = sum + std::exp(sink - m);
+  std::fill(out, out + dim, 0.0f);
+  for (int64_t e = 0; e < n_keys; ++e) {
+    const float w = logits[e] / denom;
+    for (int64_t i = 0; i < dim; ++i) out[i] += w * keys[e][i];
+  }
 }
 
 void hc_split_sinkhorn(const float* mixes, const float* scale, const float* base, int hc, int iters,

@@ -18,12 +18,13 @@ void fp4_act_quant_sim(float* x, int64_t n, int block);
 
 // Real FP8 quantisation of a linear input (block 128): codes and power-of-two scales per block.
 struct Fp8Activations {
-  std::vector<uint8_t> codes;   // [rows][k]
-  std::vector<float> scales;    // [rows][k/128]
+  std::vector<uint8_t> codes;  // [rows][k]
+  std::vector<float> scales;   // [rows][k/128]
 };
 void act_quant_fp8(const float* x, int64_t rows, int64_t k, Fp8Activations& out);
 
-// ---- norms, activations --------------------------------------------------------------------------
+// ---- norms, activations
+// --------------------------------------------------------------------------
 
 // y = w * x * rsqrt(mean(x^2) + eps); w may be null (weightless, as the per-head q norm). y may
 // alias x.
@@ -31,6 +32,9 @@ void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y);
 float softplus(float x);  // PyTorch's: x if x > 20 else log1p(exp(x))
 float sigmoid(float x);
 float silu(float x);
+// The experts' SwiGLU: silu(min(gate, limit)) * clamp(up, -limit, limit), times the routing
+// weight (applied before w2).
+float swiglu(float gate, float up, float limit, float weight);
 
 // ---- rotary embedding (spec §3.8) ---------------------------------------------------------------
 
@@ -44,12 +48,22 @@ RopeFreqs rope_freqs(int dims, double base, bool yarn, double factor, int64_t or
 // Rotates the `dims` values at v (interleaved pairs) to position `pos`; inverse uses -sin.
 void apply_rope(float* v, int dims, int64_t pos, const RopeFreqs& f, bool inverse = false);
 
-// ---- Hadamard (spec §3.9) -------------------------------------------------------------------------
+// ---- Hadamard (spec §3.9)
+// -------------------------------------------------------------------------
 
 // In-place Sylvester Walsh-Hadamard transform of n (a power of two) values, scaled by n^-1/2.
 void hadamard(float* x, int n);
 
-// ---- manifold-constrained hyper-connections (spec §4.3) -------------------------------------------
+// ---- attention with a sink (spec §5.6)
+// ------------------------------------------------------------
+
+// o = sum_e softmax_e(q.k_e * scale) k_e, where the softmax denominator also holds exp(sink): an
+// extra logit (not scaled) whose value vector is zero. Keys double as values (K = V).
+void attend_with_sink(const float* q, const float* const* keys, int64_t n_keys, int64_t dim,
+                      float scale, float sink, float* out);
+
+// ---- manifold-constrained hyper-connections (spec §4.3)
+// -------------------------------------------
 
 // From the hc "mixes" (length (2+hc)*hc): pre [hc], post [hc] and the Sinkhorn-normalised comb
 // [hc][hc] (row-major, comb[j*hc+k]).

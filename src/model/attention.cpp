@@ -130,7 +130,8 @@ void attention(const LayerCtx& ctx, const BlockWork& work, const float* x, float
       }
     iw.resize(n * inh);
     linear_dense(*iw_.weights_proj, x, n, iw.data());
-    const float wscale = 1.0f / std::sqrt(static_cast<float>(ih)) / std::sqrt(static_cast<float>(inh));
+    const float wscale =
+        1.0f / std::sqrt(static_cast<float>(ih)) / std::sqrt(static_cast<float>(inh));
     for (auto& v : iw) v *= wscale;
   }
 
@@ -139,7 +140,6 @@ void attention(const LayerCtx& ctx, const BlockWork& work, const float* x, float
   std::vector<float> o(n * H * dh), entry(dh), ientry(ih), iscores;
   std::vector<int64_t> selected;
   std::vector<const float*> keys;
-  std::vector<float> logits;
   for (int64_t t = 0; t < n; ++t) {
     const int64_t p = p0 + t;
     if (p >= work.state->capacity)
@@ -190,26 +190,11 @@ void attention(const LayerCtx& ctx, const BlockWork& work, const float* x, float
       for (int64_t e : selected) keys.push_back(ls.entries + e * dh);
     }
 
-    // Sparse attention with a per-head sink logit whose value is the zero vector.
-    logits.resize(keys.size());
+    // Sparse attention with the per-head sink, then inverse RoPE at the query position.
     for (int64_t h = 0; h < H; ++h) {
-      const float* qh = &q[(t * H + h) * dh];
-      float m = kNegInf;
-      for (size_t e = 0; e < keys.size(); ++e) {
-        float dot = 0;
-        for (int64_t i = 0; i < dh; ++i) dot += qh[i] * keys[e][i];
-        logits[e] = dot * scale;
-        m = std::max(m, logits[e]);
-      }
-      float sum = 0;
-      for (auto& l : logits) sum += (l = std::exp(l - m));
-      const float denom = sum + std::exp(k.attn_sink[h] - m);
       float* oh = &o[(t * H + h) * dh];
-      std::fill(oh, oh + dh, 0.0f);
-      for (size_t e = 0; e < keys.size(); ++e) {
-        const float pw = logits[e] / denom;
-        for (int64_t i = 0; i < dh; ++i) oh[i] += pw * keys[e][i];
-      }
+      attend_with_sink(&q[(t * H + h) * dh], keys.data(), static_cast<int64_t>(keys.size()), dh,
+                       scale, k.attn_sink[h], oh);
       apply_rope(oh + nope, static_cast<int>(rd), p, ctx.rope, /*inverse=*/true);
     }
   }
@@ -218,7 +203,8 @@ void attention(const LayerCtx& ctx, const BlockWork& work, const float* x, float
   for (int64_t t = std::max<int64_t>(0, n - W); t < n; ++t)
     std::copy(&kv[t * dh], &kv[t * dh] + dh, ls.ring + ((p0 + t) % W) * dh);
 
-  // ---- output: grouped wo_a (never activation-quantised), then wo_b ------------------------------
+  // ---- output: grouped wo_a (never activation-quantised), then wo_b
+  // ------------------------------
   const int64_t G = c.o_groups, R = c.o_lora_rank, gw = H * dh / G;
   std::vector<float> og(n * gw), z(n * G * R);
   for (int64_t g = 0; g < G; ++g) {

@@ -13,7 +13,7 @@ struct BlockConsts {
   std::vector<float> hc_attn_fn, hc_attn_base, hc_attn_scale;
   std::vector<float> hc_ffn_fn, hc_ffn_base, hc_ffn_scale;
   std::vector<float> attn_sink, q_norm, kv_norm;
-  std::vector<float> comp_ape, comp_norm;   // main compressor
+  std::vector<float> comp_ape, comp_norm;    // main compressor
   std::vector<float> icomp_ape, icomp_norm;  // indexer compressor
   std::vector<float> gate_bias;
   // MTP only

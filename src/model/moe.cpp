@@ -19,13 +19,8 @@ void expert(const ExpertWeights& e, const float* x, const float* row_weight, int
   linear_quant({e.w1.weight, e.w1.scale}, x, rows, a.data(), aq);
   linear_quant({e.w3.weight, e.w3.scale}, x, rows, b.data(), aq);
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t i = 0; i < I; ++i) {
-      float& ai = a[r * I + i];
-      const float up = std::clamp(b[r * I + i], -limit, limit);
-      const float gate = std::min(ai, limit);
-      ai = silu(gate) * up;
-      if (row_weight) ai = row_weight[r] * ai;
-    }
+    for (int64_t i = 0; i < I; ++i)
+      a[r * I + i] = swiglu(a[r * I + i], b[r * I + i], limit, row_weight ? row_weight[r] : 1.0f);
   linear_quant({e.w2.weight, e.w2.scale}, a.data(), rows, y, aq);
   (void)D;
 }
@@ -87,7 +82,8 @@ void moe(const LayerCtx& ctx, const float* x, const int32_t* tokens, int64_t T, 
     const int64_t R = static_cast<int64_t>(rows_of.size());
     xs.resize(R * D);
     ys.resize(R * D);
-    for (int64_t r = 0; r < R; ++r) std::copy(x + rows_of[r] * D, x + rows_of[r] * D + D, &xs[r * D]);
+    for (int64_t r = 0; r < R; ++r)
+      std::copy(x + rows_of[r] * D, x + rows_of[r] * D + D, &xs[r * D]);
     expert(m.experts[e], xs.data(), ws.data(), R, D, I, limit, ctx.aq, ys.data());
     for (int64_t r = 0; r < R; ++r)
       for (int64_t i = 0; i < D; ++i) out[rows_of[r] * D + i] += ys[r * D + i];

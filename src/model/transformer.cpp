@@ -21,7 +21,8 @@ std::vector<float> floats(const TensorView* t) {
 
 }  // namespace
 
-// ---- hyper-connections ---------------------------------------------------------------------------
+// ---- hyper-connections
+// ---------------------------------------------------------------------------
 
 namespace {
 // mix[i] = (fn[i] . X) * rsqrt(mean(X^2) + eps) over the hc*D stream values.
@@ -30,7 +31,8 @@ void hc_mixes(const ModelConfig& c, const float* X, const std::vector<float>& fn
   const int64_t len = c.hc_mult * c.hidden_size;
   float ss = 0;
   for (int64_t i = 0; i < len; ++i) ss += X[i] * X[i];
-  const float r = 1.0f / std::sqrt(ss / static_cast<float>(len) + static_cast<float>(c.rms_norm_eps));
+  const float r =
+      1.0f / std::sqrt(ss / static_cast<float>(len) + static_cast<float>(c.rms_norm_eps));
   for (int64_t j = 0; j < n_mix; ++j) {
     const float* f = &fn[j * len];
     float acc = 0;
@@ -47,8 +49,9 @@ void hc_pre(const ModelConfig& c, const float* X, const std::vector<float>& fn,
   const int64_t D = c.hidden_size;
   std::vector<float> mix((2 + hc) * hc), pre(hc);
   hc_mixes(c, X, fn, (2 + hc) * hc, mix.data());
-  hc_split_sinkhorn(mix.data(), scale.data(), base.data(), hc, static_cast<int>(c.hc_sinkhorn_iters),
-                    static_cast<float>(c.hc_eps), pre.data(), post, comb);
+  hc_split_sinkhorn(mix.data(), scale.data(), base.data(), hc,
+                    static_cast<int>(c.hc_sinkhorn_iters), static_cast<float>(c.hc_eps), pre.data(),
+                    post, comb);
   for (int64_t i = 0; i < D; ++i) {
     float acc = 0;
     for (int j = 0; j < hc; ++j) acc += pre[j] * X[j * D + i];
@@ -83,7 +86,8 @@ void hc_head(const ModelConfig& c, const float* X, const std::vector<float>& fn,
   }
 }
 
-// ---- the transformer -----------------------------------------------------------------------------
+// ---- the transformer
+// -----------------------------------------------------------------------------
 
 Transformer::Transformer(const Model& model, ForwardOptions opt)
     : model_(model), opt_(opt), consts_(std::make_unique<Consts>()) {
@@ -196,7 +200,8 @@ void head_logits(const Model& m, const std::vector<float>& fn, const std::vector
 void check_tokens(const ModelConfig& c, std::span<const int32_t> tokens) {
   if (tokens.empty()) fail("a chunk needs at least one token");
   for (int32_t t : tokens)
-    if (t < 0 || t >= c.vocab_size) fail("token id {} is outside the vocabulary [0, {})", t, c.vocab_size);
+    if (t < 0 || t >= c.vocab_size)
+      fail("token id {} is outside the vocabulary [0, {})", t, c.vocab_size);
 }
 
 }  // namespace
@@ -211,7 +216,8 @@ std::vector<ChunkResult> Transformer::forward(std::span<const Chunk> chunks) {
     check_tokens(c, ch.tokens);
     if (!ch.state) fail("chunk {} has no sequence state", i);
     if (ch.start_pos != ch.state->pos)
-      fail("chunk {} starts at position {} but its sequence is at {}", i, ch.start_pos, ch.state->pos);
+      fail("chunk {} starts at position {} but its sequence is at {}", i, ch.start_pos,
+           ch.state->pos);
     for (size_t j = 0; j < i; ++j)
       if (chunks[j].state == ch.state) fail("two chunks of one call share a sequence state");
     if (ch.start_pos + static_cast<int64_t>(ch.tokens.size()) > ch.state->capacity)
@@ -223,7 +229,8 @@ std::vector<ChunkResult> Transformer::forward(std::span<const Chunk> chunks) {
     for (int64_t t = 0; t < n; ++t)
       for (int64_t j = 0; j < hc; ++j)
         for (int64_t d = 0; d < D; ++d)
-          streams[i][(t * hc + j) * D + d] = load_float(*model_.weights.embed, ch.tokens[t] * D + d);
+          streams[i][(t * hc + j) * D + d] =
+              load_float(*model_.weights.embed, ch.tokens[t] * D + d);
     work.push_back({ch.state, ch.start_pos, n, ch.tokens.data(), streams[i].data()});
   }
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
@@ -270,12 +277,15 @@ std::vector<ChunkResult> Transformer::forward_mtp(std::span<const MtpChunk> chun
     // X = h_proj(hnorm(streams)) + e_proj(enorm(embed(next token))), broadcast over the streams.
     std::vector<float> e(n * D), hn(n * hc * D), pe(n * D);
     for (int64_t t = 0; t < n; ++t) {
-      for (int64_t d = 0; d < D; ++d) e[t * D + d] = load_float(*model_.weights.embed, ch.next_tokens[t] * D + d);
+      for (int64_t d = 0; d < D; ++d)
+        e[t * D + d] = load_float(*model_.weights.embed, ch.next_tokens[t] * D + d);
       rms_norm(&e[t * D], bc.enorm.data(), D, eps, &e[t * D]);
     }
-    for (int64_t s = 0; s < n * hc; ++s) rms_norm(&ch.streams[s * D], bc.hnorm.data(), D, eps, &hn[s * D]);
+    for (int64_t s = 0; s < n * hc; ++s)
+      rms_norm(&ch.streams[s * D], bc.hnorm.data(), D, eps, &hn[s * D]);
     X[i].resize(n * hc * D);
-    linear_quant({bw.h_proj.weight, bw.h_proj.scale}, hn.data(), n * hc, X[i].data(), opt_.act_quant);
+    linear_quant({bw.h_proj.weight, bw.h_proj.scale}, hn.data(), n * hc, X[i].data(),
+                 opt_.act_quant);
     linear_quant({bw.e_proj.weight, bw.e_proj.scale}, e.data(), n, pe.data(), opt_.act_quant);
     for (int64_t t = 0; t < n; ++t)
       for (int64_t j = 0; j < hc; ++j)

@@ -31,16 +31,16 @@ struct Chunk {
 };
 
 struct ChunkResult {
-  int64_t rows = 0;           // logits rows: tokens.size() or 1
-  std::vector<float> logits;  // [rows][vocab]
-  std::vector<float> streams; // [tokens][hc][hidden] when keep_streams
+  int64_t rows = 0;            // logits rows: tokens.size() or 1
+  std::vector<float> logits;   // [rows][vocab]
+  std::vector<float> streams;  // [tokens][hc][hidden] when keep_streams
 };
 
 // Input of the MTP block for one sequence: the main model's pre-head streams of positions
 // start_pos.. and the *next* tokens (token i+1 for position i).
 struct MtpChunk {
   SequenceState* state = nullptr;
-  int64_t start_pos = 0;  // must equal state->mtp_pos
+  int64_t start_pos = 0;           // must equal state->mtp_pos
   std::span<const float> streams;  // [n][hc][hidden]
   std::span<const int32_t> next_tokens;
   bool all_logits = false;
