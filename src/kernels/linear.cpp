@@ -21,6 +21,34 @@ const std::array<float, 256>& fp8_table() {
   return t;
 }
 
+// Both values of a packed FP4 byte (low nibble = even element).
+const std::array<std::array<float, 2>, 256>& fp4_pair_table() {
+  static const std::array<std::array<float, 2>, 256> t = [] {
+    std::array<std::array<float, 2>, 256> a{};
+    for (int i = 0; i < 256; ++i) {
+      const auto b = static_cast<uint8_t>(i);
+      a[i] = {fp4_e2m1_to_f32(fp4_lo(b)), fp4_e2m1_to_f32(fp4_hi(b))};
+    }
+    return a;
+  }();
+  return t;
+}
+
+// Row r of a BF16 / F32 / F16 weight [n, k] as floats.
+void load_row(const TensorView& w, int64_t r, int64_t k, float* out) {
+  if (w.dtype() == DType::BF16) {
+    const uint8_t* p = w.data + 2 * r * k;
+    for (int64_t j = 0; j < k; ++j) {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * j, 2);
+      const uint32_t bits = static_cast<uint32_t>(h) << 16;
+      std::memcpy(&out[j], &bits, 4);
+    }
+    return;
+  }
+  for (int64_t j = 0; j < k; ++j) out[j] = load_float(w, r * k + j);
+}
+
 float scale_at(const TensorView& s, int64_t i) {
   if (s.dtype() == DType::F8_E8M0) return e8m0_to_f32(s.data[i]);
   return s.load<float>(static_cast<uint64_t>(i));
@@ -80,9 +108,10 @@ void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, Act
     // Unscaled weight values of row r and the scale of each sub-block.
     if (fp4) {
       const uint8_t* b = w.weight->data + r * (k / 2);
+      const auto& t4 = fp4_pair_table();
       for (int64_t j = 0; j < k / 2; ++j) {
-        wrow[2 * j] = fp4_e2m1_to_f32(fp4_lo(b[j]));
-        wrow[2 * j + 1] = fp4_e2m1_to_f32(fp4_hi(b[j]));
+        wrow[2 * j] = t4[b[j]][0];
+        wrow[2 * j + 1] = t4[b[j]][1];
       }
     } else {
       const uint8_t* b = w.weight->data + r * k;
@@ -116,7 +145,7 @@ void linear_dense(const TensorView& w, const float* x, int64_t m, float* y) {
   const int64_t n = w.shape()[0], k = w.shape()[1];
   std::vector<float> wrow(static_cast<size_t>(k));
   for (int64_t r = 0; r < n; ++r) {
-    for (int64_t j = 0; j < k; ++j) wrow[j] = load_float(w, r * k + j);
+    load_row(w, r, k, wrow.data());
     for (int64_t i = 0; i < m; ++i) {
       const float* xr = x + i * k;
       float acc = 0;
