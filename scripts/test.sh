@@ -16,8 +16,11 @@ scripts/build.sh release
 
 echo "== ASan + UBSan build + tests"
 scripts/build.sh asan
+# The longest forward-pass runs (300-token conformance cases, all-chunkings sweeps) are left to
+# the release build: the same code paths run here on shorter sequences.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --output-on-failure -j "$(nproc)")
+  ctest --output-on-failure -j "$(nproc)" \
+    -E 'prompt_3_decode_to_300|prefill_300|prefill_131_decode_to_270|PrefillDecodeAndChunkedAgree|C02_')
 
 echo "== fuzz (short runs)"
 scripts/build.sh fuzz
