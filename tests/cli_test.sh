@@ -69,6 +69,22 @@ expect 0 "wrote" -- "$BIN" make-model --preset pro --out "$TMP/pro" --sparse
 expect 0 "145116 tensors, 864.70 GB" -- "$BIN" inspect --model "$TMP/pro"
 rm -rf "$TMP/pro"
 
+# dsv4 logits: the fixture protocol, and clear refusals.
+TINY="$SRC/tests/fixtures/dsv4-tiny/model"
+expect 0 "5 tokens, state" -- "$BIN" logits --model "$TINY" --tokens 1,2,3,4,5 --prefill 2 --out "$TMP/l.npy"
+node -e '
+  const b = require("fs").readFileSync(process.argv[1]);
+  const h = b.slice(10, 10 + b.readUInt16LE(8)).toString();
+  if (!h.includes("(5, 1024)") || b.length !== 10 + b.readUInt16LE(8) + 5 * 1024 * 4) process.exit(1);
+  const f = new Float32Array(b.buffer.slice(b.byteOffset + 10 + b.readUInt16LE(8)));
+  if (!f.every(Number.isFinite)) process.exit(1);' "$TMP/l.npy" &&
+  echo "ok: logits .npy shape" || { echo "FAIL: logits .npy"; failures=$((failures + 1)); }
+expect 0 "act-quant none" -- "$BIN" logits --model "$TINY" --tokens 7,8,9 --prefill 1 --chunk 2 --act-quant none --out "$TMP/l2.npy"
+expect nonzero "token id 5000 is outside the vocabulary" -- "$BIN" logits --model "$TINY" --tokens 1,5000 --prefill 1 --out "$TMP/x.npy"
+expect nonzero "--tokens: 'x' is not a token id" -- "$BIN" logits --model "$TINY" --tokens 1,x --prefill 1 --out "$TMP/x.npy"
+expect nonzero "--prefill 4 is more than the 2 tokens given" -- "$BIN" logits --model "$TINY" --tokens 1,2 --prefill 4 --out "$TMP/x.npy"
+expect nonzero "act-quant" -- "$BIN" logits --model "$TINY" --tokens 1 --prefill 1 --act-quant fp4 --out "$TMP/x.npy"
+
 # Corrupt checkpoints: one clear error naming the file, exit status 1.
 cp -r "$TMP/ci" "$TMP/trunc"
 shard="$TMP/trunc/model-00002-of-00002.safetensors"

@@ -262,6 +262,31 @@ TEST_F(CornerCases, C09_AttentionSinkOnlyEnlargesTheDenominator) {
   EXPECT_NEAR(o[1], 1 / d, 1e-6);
 }
 
+// C10: FP8/FP4 simulation edges as the forward pass meets them: an all-zero block stays zero (the
+// amax floor keeps the scale finite), a block whose amax is 448 * 2^k keeps its amax exactly, and
+// tiny values become e4m3 subnormals of the block's scale. (Exhaustive: tests/test_ops.cpp.)
+TEST_F(CornerCases, C10_QuantSimEdges) {
+  std::vector<float> zeros(64, 0.0f);
+  act_quant_sim(zeros.data(), 64, 64);
+  for (float v : zeros) EXPECT_EQ(v, 0.0f);
+  std::vector<float> b(64, 0.0f);
+  b[0] = 448.0f * 8;      // scale 8
+  b[1] = 3.0f * 8 / 512;  // 3 * 2^-9 * scale: an e4m3 subnormal
+  b[2] = 8.0f / 1024;     // 2^-10 * scale: halfway to the smallest subnormal, ties to 0
+  act_quant_sim(b.data(), 64, 64);
+  EXPECT_EQ(b[0], 448.0f * 8);
+  EXPECT_EQ(b[1], 3.0f * 8 / 512);
+  EXPECT_EQ(b[2], 0.0f);
+  std::vector<float> f(32, 0.0f);
+  f[0] = 6.0f * 0.25f;
+  f[1] = 0.25f * 0.25f;  // tie between 0 and 0.5: to the even code, 0
+  f[2] = 0.75f * 0.25f;  // tie between 0.5 and 1: to 1
+  fp4_act_quant_sim(f.data(), 32, 32);
+  EXPECT_EQ(f[0], 1.5f);
+  EXPECT_EQ(f[1], 0.0f);
+  EXPECT_EQ(f[2], 0.25f);
+}
+
 // C11: hc_post takes column k of the Sinkhorn matrix for output stream k (the transpose).
 TEST_F(CornerCases, C11_MhcPostUsesTheTranspose) {
   ModelConfig c = preset_config("ci");
@@ -307,7 +332,19 @@ TEST_F(CornerCases, C13_SlotReuseAndIsolation) {
   EXPECT_LE(max_row_error(reused[0].logits, run_chunked(tf, second, {9}), V), 0.0);
 }
 
-// C14: chunked prefill at odd starts with sizes 1, 3, 4, 5, 127, 128, 129: Paths.* above.
+// C14: chunked prefill at odd starts with chunks of 1, 3, 4, 5, 127, 128, 129 (and every shape
+// in Paths.PrefillDecodeAndChunkedAgree); entries completed inside a chunk are visible to the
+// chunk's later queries only.
+TEST_F(CornerCases, C14_ChunkedPrefill) {
+  Transformer tf(ci());
+  const int64_t V = ci().config.vocab_size;
+  const auto tokens = random_tokens(300, V, 20);
+  const auto full = run_chunked(tf, tokens, {300});
+  EXPECT_LE(max_row_error(run_chunked(tf, tokens, {1, 3, 4, 5, 127, 128, 129}), full, V),
+            kSamePath);
+  EXPECT_LE(max_row_error(run_chunked(tf, tokens, {129, 128, 43}), full, V), kSamePath);
+}
+
 // C15: the MTP block: chunked and token-by-token MTP runs agree; its window ring is filled for
 // every position it attends to.
 TEST_F(CornerCases, C15_Mtp) {
@@ -377,6 +414,23 @@ TEST_F(CornerCases, C17_LongContextCounts) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("sequence is full"), std::string::npos);
   }
+}
+
+TEST(StateSize, IsExactAndBudgeted) {
+  const ModelConfig c = preset_config("ci");  // SWA, CSA, HCA, CSA + MTP SWA; window 16
+  const int64_t ctx = 1000, dh = c.head_dim, ih = c.index_head_dim, W = c.sliding_window;
+  const uint64_t rings = 5 * W * dh;
+  const uint64_t csa = ctx / 4 * dh + 2 * (8 * 2 * dh) + ctx / 4 * ih + 2 * (8 * 2 * ih);
+  const uint64_t hca = ctx / 128 * dh + 2 * (128 * dh);
+  EXPECT_EQ(StatePool::bytes_per_sequence(c, ctx), (rings + 2 * csa + hca) * sizeof(float));
+  StatePool pool(c, ctx, 3);
+  EXPECT_EQ(pool.bytes(), 3 * StatePool::bytes_per_sequence(c, ctx));
+  SequenceState* a = pool.acquire();
+  EXPECT_NE(pool.acquire(), nullptr);
+  EXPECT_NE(pool.acquire(), nullptr);
+  EXPECT_EQ(pool.acquire(), nullptr);  // the budget is the budget
+  pool.release(a);
+  EXPECT_EQ(pool.free_slots(), 1);
 }
 
 TEST(ForwardErrors, ChunkMustStartWhereItsSequenceIs) {

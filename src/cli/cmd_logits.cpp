@@ -58,6 +58,8 @@ Run add_logits(CLI::App& app) {
     const ModelConfig& c = model->config;
     Transformer tf(*model, {o->act_quant == "none" ? ActQuant::None : ActQuant::Fp8});
     StatePool pool(c, n, 1);
+    fmt::print(stderr, "dsv4 logits: {} tokens, state {} bytes, act-quant {}\n", n, pool.bytes(),
+               o->act_quant);
     SequenceState* st = pool.acquire();
     std::vector<float> out(static_cast<size_t>(n * c.vocab_size));
     const int64_t step = o->chunk > 0 ? o->chunk : 1;
