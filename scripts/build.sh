@@ -18,6 +18,6 @@ if [ ! -f "$dir/build.ninja" ]; then
   cmake -S . -B "$dir" -G Ninja "${args[@]}" >/dev/null
 fi
 targets=()
-[ "$flavour" = fuzz ] && targets=(fuzz_safetensors fuzz_config)
+[ "$flavour" = fuzz ] && targets=(fuzzers)
 ninja -C "$dir" -j "$jobs" "${targets[@]}" | grep -v '^\[' || true
 test "${PIPESTATUS[0]}" -eq 0

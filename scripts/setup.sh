@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(cmake ninja-build g++ clang-14 libclang-rt-14-dev clang-format
+PKGS=(cmake ninja-build pkg-config g++ clang-14 libclang-rt-14-dev clang-format
       nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev libpcre2-dev libxxhash-dev
       libboost1.81-dev libgtest-dev libgmock-dev libbenchmark-dev nodejs npm)
 

@@ -24,11 +24,13 @@ scripts/build.sh asan
 
 echo "== fuzz (short runs)"
 scripts/build.sh fuzz
-for f in safetensors config; do
+for bin in build-fuzz/fuzz_*; do
+  f=${bin#build-fuzz/fuzz_}
+  echo "-- fuzz_$f"
   corpus=$(mktemp -d)
   cp fuzz/corpus/$f/* "$corpus"/ 2>/dev/null || true
-  build-fuzz/fuzz_$f -max_total_time="${FUZZ_SECONDS:-20}" -max_len=65536 -print_final_stats=0 \
-    "$corpus" 2>&1 | tail -n 2
+  "$bin" -max_total_time="${FUZZ_SECONDS:-15}" -max_len=65536 -print_final_stats=0 \
+    "$corpus" 2>&1 | tail -n 1
   rm -rf "$corpus"
 done
 echo "== all tests passed"

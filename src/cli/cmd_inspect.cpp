@@ -7,7 +7,7 @@
 
 namespace dsv4::cli {
 
-Run add_inspect(CLI::App& app) {
+DSV4_COMMAND(inspect, "inspect", "Check a checkpoint completely and describe it", 20) {
   struct Opts {
     std::string model, preset;
     bool json = false;

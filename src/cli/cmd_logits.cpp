@@ -32,7 +32,8 @@ std::vector<int32_t> parse_tokens(const std::string& s) {
 }
 }  // namespace
 
-Run add_logits(CLI::App& app) {
+DSV4_COMMAND(logits, "logits",
+             "Write the logits of every position of a token sequence to a .npy file", 60) {
   struct Opts {
     std::string model, tokens, out, act_quant = "fp8";
     int64_t prefill = 0, chunk = 0;

@@ -8,7 +8,8 @@
 
 namespace dsv4::cli {
 
-Run add_make_model(CLI::App& app) {
+DSV4_COMMAND(make_model, "make-model",
+             "Write a random DeepSeek-V4 checkpoint in the exact Hugging Face layout", 80) {
   struct Opts {
     std::string preset, out, tokenizer;
     bool with_tokenizer = false, force = false, quiet = false, sparse = false;
