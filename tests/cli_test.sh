@@ -99,6 +99,36 @@ expect nonzero "runs past the end of the file" -- "$BIN" inspect --model "$TMP/h
 "$BIN" inspect --model "$TMP/hdr" >/dev/null 2>&1
 [ $? -eq 1 ] && echo "ok: exit status 1" || { echo "FAIL: exit status"; failures=$((failures + 1)); }
 
+# render: a chat request body → exactly the prompt text (DeepSeek's vectors, byte for byte).
+ENC="$SRC/tests/fixtures/encoding"
+# Cases 2 and 3 are message lists in thinking mode (the default), case 4 is chat mode.
+node -e '
+  const fs = require("fs");
+  const [enc, tmp] = process.argv.slice(1);
+  const msgs = (n) => JSON.parse(fs.readFileSync(`${enc}/test_input_${n}.json`));
+  for (const n of [2, 3]) fs.writeFileSync(`${tmp}/req${n}.json`, JSON.stringify({messages: msgs(n)}));
+  fs.writeFileSync(`${tmp}/req4.json`, JSON.stringify({messages: msgs(4), thinking: {type: "disabled"}}));
+' "$ENC" "$TMP"
+for n in 1 2 3 4; do
+  req="$TMP/req$n.json"; [ $n = 1 ] && req="$ENC/test_input_1.json"
+  if "$BIN" render --request "$req" --encoder preview >"$TMP/out$n.txt" &&
+    cmp -s "$TMP/out$n.txt" "$ENC/test_output_$n.txt"; then
+    echo "ok: render vector $n"
+  else
+    echo "FAIL: render vector $n"; failures=$((failures + 1))
+  fi
+done
+echo '{"messages": [{"role": "user", "content": "hi"}], "reasoning_effort": "max"}' >"$TMP/max.json"
+expect 0 "Reasoning Effort: Beyond maximum" -- "$BIN" render --request "$TMP/max.json"
+expect 0 "Reasoning Effort: Absolute maximum" -- "$BIN" render --request "$TMP/max.json" --encoder preview
+expect 0 "<｜User｜>hi<｜Assistant｜><think>" -- "$BIN" render --request - --encoder 0813 <"$TMP/max.json"
+echo '{"messages": [{"role": "wizard", "content": "hi"}]}' >"$TMP/bad.json"
+expect nonzero "messages[0].role: unknown role 'wizard'" -- "$BIN" render --request "$TMP/bad.json"
+echo '{"messages": [' >"$TMP/trunc.json"
+expect nonzero "trunc.json: not valid JSON" -- "$BIN" render --request "$TMP/trunc.json"
+expect nonzero "unknown encoder generation 'v5'" -- "$BIN" render --request "$TMP/max.json" --encoder v5
+expect nonzero "--request" -- "$BIN" render
+
 if [ $failures -ne 0 ]; then
   echo "$failures CLI check(s) failed"
   exit 1
