@@ -75,7 +75,7 @@ ParsedMessage rebuild(const std::vector<Delta>& deltas) {
         break;
       case Delta::Kind::ToolCallStart:
         EXPECT_EQ(d.index, static_cast<int>(m.tool_calls.size()));
-        m.tool_calls.push_back(ToolCall{.id = d.id, .name = d.name});
+        m.tool_calls.push_back(ParsedToolCall{.id = d.id, .name = d.name});
         break;
       case Delta::Kind::ToolCallArgs:
         EXPECT_GE(d.index, 0);

@@ -370,7 +370,7 @@ void OutputParser::start_invoke(const dsml::Marker& m) {
   }
   int index = static_cast<int>(result_.tool_calls.size());
   std::string id = make_call_id(options_.id_seed, index);
-  result_.tool_calls.push_back(ToolCall{.id = id, .name = it->second});
+  result_.tool_calls.push_back(ParsedToolCall{.id = id, .name = it->second});
   out_->push_back(
       Delta{.kind = Delta::Kind::ToolCallStart, .index = index, .id = id, .name = it->second});
   if (!schemas_.empty() && !schemas_.known(it->second))

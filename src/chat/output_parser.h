@@ -41,11 +41,11 @@ struct Delta {
   bool operator==(const Delta&) const = default;
 };
 
-struct ToolCall {
+struct ParsedToolCall {
   std::string id;
   std::string name;
   std::string arguments;  // JSON text (see IssueKind::InvalidJsonArguments for the exception)
-  bool operator==(const ToolCall&) const = default;
+  bool operator==(const ParsedToolCall&) const = default;
 };
 
 enum class IssueKind {
@@ -79,7 +79,7 @@ struct ParseIssue {
 struct ParsedMessage {
   std::string reasoning;
   std::string content;
-  std::vector<ToolCall> tool_calls;
+  std::vector<ParsedToolCall> tool_calls;
   std::vector<ParseIssue> issues;
   std::string raw;                // every byte pushed, for a server that wants to return or log it
   bool reasoning_closed = false;  // `</think>` (or a tool block) ended the reasoning
