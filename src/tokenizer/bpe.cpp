@@ -12,8 +12,9 @@ namespace {
 constexpr size_t kMaxCachedPiece = 256;
 // Bounds the cache's memory on a long-running server; refilling it is cheap.
 constexpr size_t kMaxCacheEntries = 1 << 17;
-// The quadratic rescan beats a heap on short pieces, which are nearly all of them.
-constexpr size_t kSmallPiece = 48;
+// The quadratic rescan of an int array beats a heap on pieces up to this many bytes, which are
+// nearly all of them.
+constexpr size_t kSmallPiece = 256;
 
 uint64_t pair_key(int32_t left, int32_t right) {
   return (uint64_t{static_cast<uint32_t>(left)} << 32) | static_cast<uint32_t>(right);
@@ -54,17 +55,29 @@ const Bpe::Slot* Bpe::find(int32_t left, int32_t right) const {
   }
 }
 
+// Keeps the rank of every adjacent pair; a merge looks up only the two pairs it changes, so the
+// hash is probed O(n) times and the rest is a scan over a small int array.
 void Bpe::merge_small(std::vector<int32_t>& ids) const {
-  while (ids.size() > 1) {
-    int32_t best_rank = INT32_MAX, merged = 0;
+  struct PairRank {
+    int32_t rank, merged;
+  };
+  thread_local std::vector<PairRank> pairs;
+  auto rank_of = [&](size_t i) {
+    const Slot* s = find(ids[i], ids[i + 1]);
+    return s ? PairRank{s->rank, s->merged} : PairRank{INT32_MAX, 0};
+  };
+  pairs.resize(ids.size() - 1);
+  for (size_t i = 0; i + 1 < ids.size(); ++i) pairs[i] = rank_of(i);
+  while (!pairs.empty()) {
     size_t best = 0;
-    for (size_t i = 0; i + 1 < ids.size(); ++i) {
-      const Slot* s = find(ids[i], ids[i + 1]);
-      if (s && s->rank < best_rank) best_rank = s->rank, merged = s->merged, best = i;
-    }
-    if (best_rank == INT32_MAX) return;
-    ids[best] = merged;
+    for (size_t i = 1; i < pairs.size(); ++i)
+      if (pairs[i].rank < pairs[best].rank) best = i;
+    if (pairs[best].rank == INT32_MAX) return;
+    ids[best] = pairs[best].merged;
     ids.erase(ids.begin() + static_cast<ptrdiff_t>(best) + 1);
+    pairs.erase(pairs.begin() + static_cast<ptrdiff_t>(best));
+    if (best > 0) pairs[best - 1] = rank_of(best - 1);
+    if (best < pairs.size()) pairs[best] = rank_of(best);
   }
 }
 
@@ -121,7 +134,8 @@ void Bpe::encode_piece(std::string_view bytes, std::vector<int32_t>& out) const 
       return;
     }
   }
-  std::vector<int32_t> ids(bytes.size());
+  thread_local std::vector<int32_t> ids;
+  ids.resize(bytes.size());
   for (size_t i = 0; i < bytes.size(); ++i) ids[i] = byte_ids_[static_cast<uint8_t>(bytes[i])];
   if (ids.size() <= kSmallPiece)
     merge_small(ids);
@@ -131,7 +145,7 @@ void Bpe::encode_piece(std::string_view bytes, std::vector<int32_t>& out) const 
   if (cacheable) {
     std::lock_guard<std::mutex> lock(cache_mu_);
     if (cache_.size() >= kMaxCacheEntries) cache_.clear();
-    cache_.emplace(std::string(bytes), std::move(ids));
+    cache_.emplace(std::string(bytes), ids);
   }
 }
 
