@@ -125,7 +125,8 @@ std::vector<Sample> corpus() {
        "日本語のテキスト：ひらがな、カタカナ、漢字を混ぜて書きます。東京タワーへ行こう。"
        "한국어 문장도 포함합니다. 中文标点：，。、；：？！“引号”《书名》【括号】　全角空格"});
   c.push_back({"emoji",
-               "Hi 👋🏽! Family 👨‍👩‍👧‍👦, flags 🇯🇵🇩🇪, heart ❤️, robot🤖🚀✨, "
+               "Hi 👋🏽! Family 👨‍👩‍👧‍👦, flags 🇯🇵🇩🇪, heart ❤️, "
+               "robot🤖🚀✨, "
                "faces "
                "😀😃😄😁 "
                "keycap 1️⃣ and a lone skin tone 🏿 plus 🧑‍💻 at the end🎉"});
@@ -337,6 +338,11 @@ TEST(Tokenizer, RefusesWhatItDoesNotSupport) {
   EXPECT_NE(err(tiny_json({}, json::array(),
                           {{"pre_tokenizer", {{"type", "Split"}, {"pattern", {{"Regex", "(["}}}}}}))
                 .find("does not compile"),
+            std::string::npos);
+  EXPECT_NE(err(tiny_json({}, json::array(), {{"decoder", 7}})).find("decoder 7 is not supported"),
+            std::string::npos);
+  EXPECT_NE(err(tiny_json({}, {{{"id", 300}, {"content", "<m>"}, {"special", "yes"}}}))
+                .find("t.json: unexpected JSON content"),
             std::string::npos);
   json bad_merge = json::parse(tiny_json({}));
   bad_merge["model"]["merges"] = {"nope zz"};

@@ -124,6 +124,16 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json(std::string_view tokenizer_json,
 }
 
 void Tokenizer::build(const json& tok, const json* config, const std::string& where) {
+  // The checks below name the field for every mistake they anticipate; a value of a type nobody
+  // anticipated (a number where a string belongs) still ends as a dsv4::Error naming the file.
+  try {
+    build_unchecked(tok, config, where);
+  } catch (const json::exception& e) {
+    fail("{}: unexpected JSON content: {}", where, e.what());
+  }
+}
+
+void Tokenizer::build_unchecked(const json& tok, const json* config, const std::string& where) {
   if (!tok.is_object()) fail("{}: not a tokenizer.json (the top level is not an object)", where);
   if (!tok.contains("model") || !tok["model"].is_object())
     fail("{}: no \"model\" object: not a tokenizer.json", where);

@@ -65,6 +65,8 @@ class Tokenizer {
  private:
   Tokenizer();
   void build(const nlohmann::json& tok, const nlohmann::json* config, const std::string& where);
+  void build_unchecked(const nlohmann::json& tok, const nlohmann::json* config,
+                       const std::string& where);
   struct Scratch;
   void encode_gap(std::string_view text, size_t begin, size_t end, bool raw_pass,
                   std::vector<int32_t>& out, Scratch& s) const;
