@@ -14,7 +14,7 @@ constexpr size_t kMaxCachedPiece = 256;
 constexpr size_t kMaxCacheEntries = 1 << 17;
 // The quadratic rescan of an int array beats a heap on pieces up to this many bytes, which are
 // nearly all of them.
-constexpr size_t kSmallPiece = 256;
+constexpr size_t kSmallPiece = 96;
 
 uint64_t pair_key(int32_t left, int32_t right) {
   return (uint64_t{static_cast<uint32_t>(left)} << 32) | static_cast<uint32_t>(right);
