@@ -124,12 +124,10 @@ std::vector<Sample> corpus() {
        "深度求索（DeepSeek）是一家人工智能公司。我们的目标是探索通用人工智能的本质！"
        "日本語のテキスト：ひらがな、カタカナ、漢字を混ぜて書きます。東京タワーへ行こう。"
        "한국어 문장도 포함합니다. 中文标点：，。、；：？！“引号”《书名》【括号】　全角空格"});
-  c.push_back({"emoji",
-               "Hi 👋🏽! Family 👨‍👩‍👧‍👦, flags 🇯🇵🇩🇪, heart ❤️, "
-               "robot🤖🚀✨, "
-               "faces "
-               "😀😃😄😁 "
-               "keycap 1️⃣ and a lone skin tone 🏿 plus 🧑‍💻 at the end🎉"});
+  // Unformatted: clang-format re-splits this literal on every run (emoji widths), never settling.
+  // clang-format off
+  c.push_back({"emoji", "Hi 👋🏽! Family 👨‍👩‍👧‍👦, flags 🇯🇵🇩🇪, heart ❤️, robot🤖🚀✨, faces 😀😃😄😁 keycap 1️⃣ and a lone skin tone 🏿 plus 🧑‍💻 at the end🎉"});
+  // clang-format on
   c.push_back({"whitespace", "a" + repeat(" ", 200) + "b\n\n\n\t\t  \r\n \u00A0\u3000 x" +
                                  repeat(" ", 1000) + repeat("\n", 50) + repeat("\t", 30) + "y" +
                                  repeat(" \n", 40) + "   \r\n\r\n  z   "});
