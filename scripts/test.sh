@@ -16,11 +16,12 @@ scripts/build.sh release
 
 echo "== ASan + UBSan build + tests"
 scripts/build.sh asan
-# The longest forward-pass runs (300-token conformance cases, all-chunkings sweeps) are left to
-# the release build: the same code paths run here on shorter sequences.
+# The longest runs (300-token conformance cases, all-chunkings sweeps, the long corner cases, and
+# the CLI script, which generates and loads models through the binary) are left to the release
+# build: the same library code runs here on shorter inputs.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j "$(nproc)" \
-    -E 'prompt_3_decode_to_300|prefill_300|prefill_131_decode_to_270|PrefillDecodeAndChunkedAgree|C02_')
+    -E 'prompt_3_decode_to_300|prefill_300|prefill_131_decode_to_270|PrefillDecodeAndChunkedAgree|C0[1-3]_|C1[47]_|cli_tests')
 
 echo "== fuzz (short runs)"
 scripts/build.sh fuzz

@@ -45,6 +45,9 @@ std::vector<Shape> shapes() {
   return {{"ci", preset_config("ci")}, {"hd192_hca0", hd}, {"flashlike", flash}};
 }
 
+// gtest prints a parameter's bytes unless told how to print it.
+void PrintTo(const Shape& s, std::ostream* os) { *os << s.name; }
+
 class Paths : public ::testing::TestWithParam<Shape> {};
 
 TEST_P(Paths, PrefillDecodeAndChunkedAgree) {
