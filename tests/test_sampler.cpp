@@ -210,6 +210,18 @@ TEST(Sampler, MinPKeepsTokensAboveAFractionOfTheLikeliest) {
   EXPECT_EQ(support(Sampler(p, {}, 0), row), (std::set<int32_t>{0, 2, 3}));
 }
 
+TEST(Sampler, TopPAndMinPIntersect) {
+  std::vector<float> row = logits_of({0.3, 0.05, 0.15, 0.5});
+  SamplingParams p = seeded();
+  p.min_p = 0.2f;   // keeps p >= 0.1: {0, 2, 3}
+  p.top_p = 0.96f;  // all four
+  EXPECT_EQ(support(Sampler(p, {}, 0), row), (std::set<int32_t>{0, 2, 3}));
+  p.top_p = 0.79f;  // {0, 3}
+  EXPECT_EQ(support(Sampler(p, {}, 0), row), (std::set<int32_t>{0, 3}));
+  p.top_k = 3;  // the same through the top-k path
+  EXPECT_EQ(support(Sampler(p, {}, 0), row), (std::set<int32_t>{0, 3}));
+}
+
 TEST(Sampler, PenaltyArithmetic) {
   SamplingParams p = seeded();
   p.temperature = 0;
@@ -333,6 +345,24 @@ TEST(Sampler, LogprobsAreTheRawLogSoftmax) {
   EXPECT_EQ(c.top[2].first, 0);
   EXPECT_NEAR(c.top[0].second, 3 - std::log(z), 1e-5);
   EXPECT_NEAR(c.top[2].second, 1 - std::log(z), 1e-5);
+
+  // A wide row: the vectorised exp agrees with a double-precision log-softmax.
+  std::vector<float> wide = gaussian_row(10000, 5, 13);
+  double wm = *std::max_element(wide.begin(), wide.end()), wz = 0;
+  for (float x : wide) wz += std::exp(x - wm);
+  SamplingParams q = seeded();
+  q.logprobs = true;
+  q.top_logprobs = 20;
+  l = wide;
+  c = Sampler(q, {}, 0).sample(l, {}, {});
+  EXPECT_NEAR(c.logprob, wide[c.token] - wm - std::log(wz), 1e-4);
+  ASSERT_EQ(c.top.size(), 20u);
+  for (size_t i = 0; i < c.top.size(); ++i) {
+    EXPECT_NEAR(c.top[i].second, wide[c.top[i].first] - wm - std::log(wz), 1e-4);
+    if (i > 0) {
+      EXPECT_GE(c.top[i - 1].second, c.top[i].second);
+    }
+  }
 
   p.logprobs = false;
   p.top_logprobs = 0;
