@@ -46,7 +46,9 @@ std::vector<Shape> shapes() {
 }
 
 // gtest prints a parameter's bytes unless told how to print it.
-void PrintTo(const Shape& s, std::ostream* os) { *os << s.name; }
+void PrintTo(const Shape& s, std::ostream* os) {
+  *os << s.name;
+}
 
 class Paths : public ::testing::TestWithParam<Shape> {};
 
