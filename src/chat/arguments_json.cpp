@@ -1,5 +1,7 @@
 #include "chat/arguments_json.h"
 
+#include "chat/python_json.h"
+
 #include <fmt/core.h>
 
 #include <set>
@@ -80,41 +82,6 @@ bool is_type(const nlohmann::ordered_json& v, const std::string& t) {
 }
 
 }  // namespace
-
-void append_json_escaped(std::string& out, std::string_view s) {
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-}
 
 std::string json_quote(std::string_view s) {
   std::string out = "\"";

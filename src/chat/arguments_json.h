@@ -10,11 +10,12 @@
 #include <string>
 #include <string_view>
 
+#include "chat/python_json.h"
+
 namespace dsv4::chat {
 
-// Appends s JSON-escaped without quotes. Works byte by byte, so escaping the pieces of a string
-// and concatenating equals escaping the whole.
-void append_json_escaped(std::string& out, std::string_view s);
+// JSON escaping is python_json's append_json_escaped (byte by byte, so escaping the pieces of a
+// string and concatenating equals escaping the whole). json_quote adds the quotes.
 std::string json_quote(std::string_view s);
 
 // Parses JSON keeping object key order; nullopt if it is not JSON or nests deeper than 256

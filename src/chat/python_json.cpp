@@ -50,11 +50,8 @@ std::string python_float_repr(double v) {
   return out;
 }
 
-namespace {
-
-void dump_string(const std::string& s, std::string& out) {
+void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
@@ -89,6 +86,13 @@ void dump_string(const std::string& s, std::string& out) {
         }
     }
   }
+}
+
+namespace {
+
+void dump_string(const std::string& s, std::string& out) {
+  out += '"';
+  append_json_escaped(out, s);
   out += '"';
 }
 

@@ -6,8 +6,14 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 namespace dsv4::chat {
+
+// Appends s escaped as Python's json.dumps(ensure_ascii=False) escapes a string body: quote,
+// backslash, \n \r \t \b \f, other control bytes as \u00xx; everything else (UTF-8, DEL) raw.
+// Byte by byte, so escaping the pieces of a string and concatenating equals escaping the whole.
+void append_json_escaped(std::string& out, std::string_view s);
 
 // `", "` and `": "` separators, keys in insertion order, non-ASCII characters written raw, control
 // characters as \u00XX, floats as Python's repr (1.0, 1e-05, 1e+16, Infinity, NaN).

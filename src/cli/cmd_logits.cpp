@@ -2,35 +2,13 @@
 
 #include <sstream>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "io/npy.h"
 #include "model/transformer.h"
 #include "util/error.h"
 
 namespace dsv4::cli {
-
-namespace {
-std::vector<int32_t> parse_tokens(const std::string& s) {
-  std::vector<int32_t> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (...) {
-      used = 0;
-    }
-    if (used == 0 || item.find_first_not_of(" \t", used) != std::string::npos || v < 0 ||
-        v > INT32_MAX)
-      fail("--tokens: '{}' is not a token id", item);
-    out.push_back(static_cast<int32_t>(v));
-  }
-  if (out.empty()) fail("--tokens: no token ids given");
-  return out;
-}
-}  // namespace
 
 DSV4_COMMAND(logits, "logits",
              "Write the logits of every position of a token sequence to a .npy file", 60) {
@@ -52,7 +30,7 @@ DSV4_COMMAND(logits, "logits",
   app.add_option("--chunk", o->chunk, "After the prefill, feed N tokens per call (default 1)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   return [o] {
-    const std::vector<int32_t> tokens = parse_tokens(o->tokens);
+    const std::vector<int32_t> tokens = parse_id_list(o->tokens, "--tokens");
     const int64_t n = static_cast<int64_t>(tokens.size());
     if (o->prefill > n) fail("--prefill {} is more than the {} tokens given", o->prefill, n);
     auto model = load_model(o->model);

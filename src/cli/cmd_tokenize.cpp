@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -12,28 +13,13 @@ namespace dsv4::cli {
 
 namespace {
 
+// The library decodes unknown ids to nothing (the model's padded vocabulary); a user who typed
+// one most likely made a mistake.
 std::vector<int32_t> parse_ids(const std::string& s, const Tokenizer& tok) {
-  std::vector<int32_t> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (...) {
-      used = 0;
-    }
-    if (used == 0 || item.find_first_not_of(" \t", used) != std::string::npos || v < 0 ||
-        v > INT32_MAX)
-      fail("--decode: '{}' is not a token id", item);
-    // The library decodes unknown ids to nothing (the model's padded vocabulary); a user who
-    // typed one most likely made a mistake.
-    if (!tok.is_token(static_cast<int32_t>(v)))
+  std::vector<int32_t> out = parse_id_list(s, "--decode");
+  for (int32_t v : out)
+    if (!tok.is_token(v))
       fail("--decode: {} is not a token of this tokenizer (ids 0..{})", v, tok.vocab_size() - 1);
-    out.push_back(static_cast<int32_t>(v));
-  }
-  if (out.empty()) fail("--decode: no token ids given");
   return out;
 }
 

@@ -8,32 +8,33 @@
 
 namespace dsv4 {
 
-void act_quant_sim(float* x, int64_t n, int block) {
+namespace {
+
+// Rounds each block of `block` values onto a grid times one power-of-two scale per block: the
+// scale exponent comes from the block's amax, `to_grid` rounds x / scale (already clamped).
+template <typename ScaleExp, typename ToGrid>
+void block_quant_sim(float* x, int64_t n, int block, float qmax, ScaleExp scale_exp,
+                     ToGrid to_grid) {
   for (int64_t b0 = 0; b0 < n; b0 += block) {
     const int64_t b1 = std::min<int64_t>(n, b0 + block);
     float amax = 0;
     for (int64_t i = b0; i < b1; ++i) amax = std::max(amax, std::fabs(x[i]));
-    const int e = fp8_scale_exponent(amax);
+    const int e = scale_exp(amax);
     const float s = exp2_int(e), inv = exp2_int(-e);
-    for (int64_t i = b0; i < b1; ++i) {
-      const float q = std::clamp(x[i] * inv, -kFp8Max, kFp8Max);
-      x[i] = fp8_e4m3_to_f32(f32_to_fp8_e4m3(q)) * s;
-    }
+    for (int64_t i = b0; i < b1; ++i) x[i] = to_grid(std::clamp(x[i] * inv, -qmax, qmax)) * s;
   }
 }
 
+}  // namespace
+
+void act_quant_sim(float* x, int64_t n, int block) {
+  block_quant_sim(x, n, block, kFp8Max, fp8_scale_exponent,
+                  [](float q) { return fp8_e4m3_to_f32(f32_to_fp8_e4m3(q)); });
+}
+
 void fp4_act_quant_sim(float* x, int64_t n, int block) {
-  for (int64_t b0 = 0; b0 < n; b0 += block) {
-    const int64_t b1 = std::min<int64_t>(n, b0 + block);
-    float amax = 0;
-    for (int64_t i = b0; i < b1; ++i) amax = std::max(amax, std::fabs(x[i]));
-    const int e = fp4_scale_exponent(amax);
-    const float s = exp2_int(e), inv = exp2_int(-e);
-    for (int64_t i = b0; i < b1; ++i) {
-      const float q = std::clamp(x[i] * inv, -kFp4Max, kFp4Max);
-      x[i] = fp4_e2m1_to_f32(f32_to_fp4_e2m1(q)) * s;
-    }
-  }
+  block_quant_sim(x, n, block, kFp4Max, fp4_scale_exponent,
+                  [](float q) { return fp4_e2m1_to_f32(f32_to_fp4_e2m1(q)); });
 }
 
 void act_quant_fp8(const float* x, int64_t rows, int64_t k, Fp8Activations& out) {
