@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "forward_util.h"
 #include "synth/make_model.h"
 #include "tokenizer/tokenizer.h"
@@ -154,6 +156,88 @@ TEST_F(Generate, BadRequestsAreRefused) {
   auto many = req(13, 6, 4);
   many.n = 9;  // more choices than slots
   EXPECT_THROW(run({many}), Error);
+}
+
+}  // namespace
+}  // namespace dsv4
+
+namespace dsv4 {
+namespace {
+
+// Continuous batching: requests join a running batch between steps and still get exactly what
+// they get alone; a long prompt is prefilled in chunks while other sequences keep decoding.
+class EngineTest : public Generate {};
+
+TEST_F(EngineTest, RequestsJoiningMidRunGetWhatTheyGetAlone) {
+  auto a = req(21, 8, 20), b = req(22, 40, 10), c = req(23, 3, 6, 1.0f);
+  c.sampling.seed = 5;
+  const auto alone_a = run({a})[0].tokens, alone_b = run({b})[0].tokens,
+             alone_c = run({c})[0].tokens;
+
+  StatePool pool(m.config, 256, 4);
+  Engine::Options opt;
+  opt.prefill_chunk = 4;  // b's 40-token prompt takes 10 steps
+  Engine engine(tf, tokenizer(), pool, opt);
+  std::map<std::string, GenerateResult> done;
+  auto collect = [&](std::string name) {
+    return [&done, name](int, GenerateResult r) { done[name] = std::move(r); };
+  };
+  engine.submit(a, {}, collect("a"));
+  for (int i = 0; i < 5; ++i) engine.step();  // a is decoding
+  engine.submit(b, {}, collect("b"));
+  engine.submit(c, {}, collect("c"));
+  while (engine.step()) {
+  }
+  EXPECT_EQ(done["a"].tokens, alone_a);
+  EXPECT_EQ(done["b"].tokens, alone_b);
+  EXPECT_EQ(done["c"].tokens, alone_c);
+  EXPECT_EQ(pool.free_slots(), 4);  // every state went back to the pool
+}
+
+TEST_F(EngineTest, LongPromptDoesNotStallDecoding) {
+  StatePool pool(m.config, 256, 2);
+  Engine::Options opt;
+  opt.prefill_chunk = 8;
+  Engine engine(tf, tokenizer(), pool, opt);
+  int64_t a_tokens = 0;
+  engine.submit(
+      req(24, 4, 40), [&](int, const std::vector<chat::Delta>&) {},
+      [&](int, GenerateResult r) { a_tokens = static_cast<int64_t>(r.tokens.size()); });
+  engine.step();  // a's prefill
+  int64_t b_tokens = -1;
+  engine.submit(req(25, 200, 1), {},
+                [&](int, GenerateResult r) { b_tokens = static_cast<int64_t>(r.tokens.size()); });
+  // b needs 25 prefill steps; a decodes one token in each of them.
+  int steps = 0;
+  while (b_tokens < 0 && engine.step()) ++steps;
+  EXPECT_GE(steps, 25);
+  while (engine.step()) {
+  }
+  EXPECT_EQ(a_tokens, 40);
+  EXPECT_EQ(b_tokens, 1);
+}
+
+TEST_F(EngineTest, QueueBoundAndCancellation) {
+  StatePool pool(m.config, 256, 1);
+  Engine::Options opt;
+  opt.max_queue = 2;
+  Engine engine(tf, tokenizer(), pool, opt);
+  std::vector<FinishReason> finished;
+  auto on_done = [&](int, GenerateResult r) { finished.push_back(r.finish); };
+  const uint64_t first = engine.submit(req(26, 4, 30), {}, on_done);
+  engine.step();  // first takes the only slot
+  const uint64_t second = engine.submit(req(27, 4, 5), {}, on_done);
+  engine.submit(req(28, 4, 5), {}, on_done);
+  EXPECT_THROW(engine.submit(req(29, 4, 5), {}, on_done), Error);  // queue full
+  EXPECT_EQ(engine.queued(), 2u);
+  engine.cancel(second);  // never starts
+  engine.cancel(first);   // ends at the next step and frees the slot
+  while (engine.step()) {
+  }
+  ASSERT_EQ(finished.size(), 3u);
+  EXPECT_EQ(std::count(finished.begin(), finished.end(), FinishReason::Cancelled), 2);
+  EXPECT_EQ(std::count(finished.begin(), finished.end(), FinishReason::Length), 1);
+  EXPECT_EQ(pool.free_slots(), 1);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -48,9 +49,43 @@ struct GenerateResult {  // one choice
   GenerateStats stats;
 };
 
+// Continuous batching: requests join and leave the running batch at every step. step() is one
+// forward call over every running sequence: prompt chunks of sequences still prefilling (so a
+// long prompt does not stall the others) and one new token for each decoding sequence. submit()
+// and cancel() may be called from other threads; step() from one compute thread.
+class Engine {
+ public:
+  struct Options {
+    int64_t prefill_chunk = 256;    // prompt tokens per sequence per step
+    int64_t prefill_budget = 1024;  // prompt tokens per step over all sequences
+    size_t max_queue = 64;          // requests waiting for slots; more are refused
+  };
+  // on_deltas(choice, deltas); on_done(choice, result) once per choice.
+  using OnDeltas = std::function<void(int, const std::vector<chat::Delta>&)>;
+  using OnDone = std::function<void(int, GenerateResult)>;
+
+  Engine(Transformer& tf, const Tokenizer& tok, StatePool& pool, Options opt);
+  Engine(Transformer& tf, const Tokenizer& tok, StatePool& pool);
+  ~Engine();
+
+  // Validates and queues a request (n choices need n free slots to start). Returns its id.
+  // Throws dsv4::Error for a bad request or a full queue.
+  uint64_t submit(GenerateRequest req, OnDeltas on_deltas, OnDone on_done);
+  // Ends a request at its next step (finish reason Cancelled); a queued one never starts.
+  void cancel(uint64_t id);
+  // One step. Returns false when nothing is running or queued.
+  bool step();
+  size_t running() const;
+  size_t queued() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Runs requests to completion on an Engine (the CLI and tests use it).
 class Generator {
  public:
-  // The pool bounds the batch (one slot per choice) and prompt + generated tokens.
   Generator(Transformer& tf, const Tokenizer& tok, StatePool& pool, int64_t prefill_chunk = 256);
 
   // on_deltas(request index, choice index, deltas)
