@@ -73,8 +73,8 @@ void check_tokenizer(const std::string& dir, ojson& warnings, ojson& report) {
   }
   if (!missing.empty())
     warnings.push_back(fmt::format(
-        "tokenizer lacks the DeepSeek-V4 markers {} (a V3 tokenizer?): reasoning and tool calls "
-        "will not be recognised",
+        "tokenizer lacks the DeepSeek-V4 markers {} (a V3 tokenizer?): they are encoded as "
+        "ordinary text, not as the single tokens the model was trained on",
         fmt::join(missing, " ")));
 }
 
