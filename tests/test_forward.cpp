@@ -199,9 +199,8 @@ TEST_F(CornerCases, C05_IndexerNumerics) {
       const float* v = ls.ikeys + e * c.index_head_dim + b * 32;
       float amax = 0;
       for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(v[i]));
-      const float s = exp2_int(fp4_scale_exponent(amax) - 0);
-      // amax is itself on the grid: s_true = 2^e with amax/s_true in (3, 6].
-      const float unit = amax / 6.0f <= s / 2 ? s / 2 : s;  // the block's scale
+      // The block's scale: the smallest power of two with amax / scale <= 6.
+      const float unit = exp2_int(fp4_scale_exponent(amax));
       for (int i = 0; i < 32; ++i)
         EXPECT_EQ(fp4_e2m1_to_f32(f32_to_fp4_e2m1(v[i] / unit)) * unit, v[i]);
     }

@@ -149,39 +149,42 @@ void run_block(const ModelConfig& c, const BlockWeights& w, const BlockConsts& k
   for (const auto& wk : work) T += wk.n;
   std::vector<float> post(T * hc), comb(T * hc * hc), x(T * D), y(T * D);
   std::vector<int32_t> tokens(T);
-  // Attention sub-layer.
-  int64_t off = 0;
-  for (const auto& wk : work) {
+  // Reduce every token's streams to one sub-layer input (hc_pre, then the sub-layer's norm).
+  auto mix_in = [&](const BlockWork& wk, int64_t off, const std::vector<float>& fn,
+                    const std::vector<float>& scale, const std::vector<float>& base,
+                    const std::vector<float>& norm) {
     for (int64_t t = 0; t < wk.n; ++t) {
       const int64_t r = off + t;
-      hc_pre(c, wk.streams + t * hc * D, k.hc_attn_fn, k.hc_attn_scale, k.hc_attn_base, &x[r * D],
-             &post[r * hc], &comb[r * hc * hc]);
-      rms_norm(&x[r * D], k.attn_norm.data(), D, static_cast<float>(c.rms_norm_eps), &x[r * D]);
-      tokens[r] = wk.tokens[t];
+      hc_pre(c, wk.streams + t * hc * D, fn, scale, base, &x[r * D], &post[r * hc],
+             &comb[r * hc * hc]);
+      rms_norm(&x[r * D], norm.data(), D, static_cast<float>(c.rms_norm_eps), &x[r * D]);
     }
-    attention(ctx, wk, &x[off * D], &y[off * D]);
+  };
+  // Write the sub-layer output back into every token's streams (hc_post).
+  auto mix_out = [&](const BlockWork& wk, int64_t off) {
     for (int64_t t = 0; t < wk.n; ++t)
       hc_post(c, &y[(off + t) * D], &post[(off + t) * hc], &comb[(off + t) * hc * hc],
               wk.streams + t * hc * D);
+  };
+  // Attention sub-layer, chunk by chunk.
+  int64_t off = 0;
+  for (const auto& wk : work) {
+    mix_in(wk, off, k.hc_attn_fn, k.hc_attn_scale, k.hc_attn_base, k.attn_norm);
+    for (int64_t t = 0; t < wk.n; ++t) tokens[off + t] = wk.tokens[t];
+    attention(ctx, wk, &x[off * D], &y[off * D]);
+    mix_out(wk, off);
     off += wk.n;
   }
   // MoE sub-layer over the whole batch.
   off = 0;
   for (const auto& wk : work) {
-    for (int64_t t = 0; t < wk.n; ++t) {
-      const int64_t r = off + t;
-      hc_pre(c, wk.streams + t * hc * D, k.hc_ffn_fn, k.hc_ffn_scale, k.hc_ffn_base, &x[r * D],
-             &post[r * hc], &comb[r * hc * hc]);
-      rms_norm(&x[r * D], k.ffn_norm.data(), D, static_cast<float>(c.rms_norm_eps), &x[r * D]);
-    }
+    mix_in(wk, off, k.hc_ffn_fn, k.hc_ffn_scale, k.hc_ffn_base, k.ffn_norm);
     off += wk.n;
   }
   moe(ctx, x.data(), tokens.data(), T, y.data());
   off = 0;
   for (const auto& wk : work) {
-    for (int64_t t = 0; t < wk.n; ++t)
-      hc_post(c, &y[(off + t) * D], &post[(off + t) * hc], &comb[(off + t) * hc * hc],
-              wk.streams + t * hc * D);
+    mix_out(wk, off);
     off += wk.n;
   }
 }
