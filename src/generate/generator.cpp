@@ -4,6 +4,9 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <cmath>
+#include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <set>
 
@@ -39,6 +42,17 @@ double GenerateStats::generated_tokens_per_second() const {
 
 namespace {
 
+// log-softmax of `logits` at `token`.
+float forced_logprob(const std::vector<float>& logits, int32_t token) {
+  if (token < 0 || static_cast<size_t>(token) >= logits.size())
+    return std::numeric_limits<float>::quiet_NaN();
+  float mx = -std::numeric_limits<float>::infinity();
+  for (float x : logits) mx = std::max(mx, x);
+  double sum = 0;
+  for (float x : logits) sum += std::exp(static_cast<double>(x - mx));
+  return static_cast<float>(logits[static_cast<size_t>(token)] - mx - std::log(sum));
+}
+
 // One choice being generated.
 struct Seq {
   uint64_t id;  // request id
@@ -54,21 +68,21 @@ struct Seq {
   std::unique_ptr<StreamDecoder> detok;
   std::unique_ptr<StopMatcher> stops;
   std::unique_ptr<chat::OutputParser> parser;
+  chat::ParsedMessage raw;  // raw_output: the text as generated
   std::unique_ptr<ReasoningBudget> budget;
   std::deque<int32_t> forced;  // fed instead of sampling (closing an exhausted reasoning budget)
   bool budget_closed = false, eos_hit = false, done = false;
+  bool prefix_forced = false;  // forced_after_reasoning is in
   int64_t max_new = 0;
   Clock::time_point start;
   GenerateResult out;
-  Engine::OnDeltas on_deltas;
-  Engine::OnDone on_done;
+  std::shared_ptr<const Engine::Callbacks> cb;
 };
 
 struct Pending {
   uint64_t id;
   std::shared_ptr<const GenerateRequest> req;
-  Engine::OnDeltas on_deltas;
-  Engine::OnDone on_done;
+  std::shared_ptr<const Engine::Callbacks> cb;
   Clock::time_point submitted;
 };
 
@@ -80,7 +94,9 @@ struct Engine::Impl {
   StatePool& pool;
   Options opt;
   std::vector<int32_t> eos;
-  mutable std::mutex mu;  // guards queue, cancelled, next_id
+  mutable std::mutex mu;  // guards queue, cancelled, next_id, wake
+  std::condition_variable cv;
+  bool wake = false;
   std::deque<Pending> queue;
   std::set<uint64_t> cancelled;
   uint64_t next_id = 1;
@@ -95,7 +111,7 @@ struct Engine::Impl {
   }
 
   void emit(Seq& q, const std::vector<chat::Delta>& d) {
-    if (!d.empty() && q.on_deltas) q.on_deltas(q.choice, d);
+    if (!d.empty() && q.cb->on_deltas) q.cb->on_deltas(q.choice, d);
   }
 
   void admit() {
@@ -106,7 +122,8 @@ struct Engine::Impl {
         for (int k = 0; k < p.req->n; ++k) {
           GenerateResult r;
           r.finish = FinishReason::Cancelled;
-          if (p.on_done) p.on_done(k, std::move(r));
+          r.stats.queue_seconds = std::chrono::duration<double>(Clock::now() - p.submitted).count();
+          if (p.cb->on_done) p.cb->on_done(k, std::move(r));
         }
         cancelled.erase(p.id);
         queue.pop_front();
@@ -114,6 +131,8 @@ struct Engine::Impl {
       }
       if (pool.free_slots() < p.req->n) return;  // admission by the state-memory budget
       const GenerateRequest& r = *p.req;
+      const double queued_for = std::chrono::duration<double>(Clock::now() - p.submitted).count();
+      if (p.cb->on_start) p.cb->on_start(queued_for);
       Seq* leader = nullptr;
       for (int k = 0; k < r.n; ++k) {
         auto q = std::make_unique<Seq>();
@@ -132,9 +151,9 @@ struct Engine::Impl {
             r.sampling.max_tokens >= 0 ? std::min<int64_t>(r.sampling.max_tokens, room) : room;
         q->out.stats.prompt_tokens = static_cast<int64_t>(r.prompt.size());
         q->out.finish = FinishReason::Length;
+        q->out.stats.queue_seconds = queued_for;
         q->start = p.submitted;
-        q->on_deltas = p.on_deltas;
-        q->on_done = p.on_done;
+        q->cb = p.cb;
         if (k == 0) {
           leader = q.get();
         } else {
@@ -145,6 +164,18 @@ struct Engine::Impl {
       }
       queue.pop_front();
     }
+  }
+
+  // Text out of the stop matcher: through the output parser, or verbatim for raw_output.
+  void feed(Seq& q, const std::string& text) {
+    if (!q.req->raw_output) {
+      emit(q, q.parser->push(text));
+      return;
+    }
+    if (text.empty()) return;
+    q.raw.content += text;
+    q.raw.raw += text;
+    emit(q, {chat::Delta{chat::Delta::Kind::Content, -1, text, {}, {}}});
   }
 
   void finish(Seq& q, FinishReason why) {
@@ -158,13 +189,26 @@ struct Engine::Impl {
     const GenerateRequest& r = *q.req;
     int32_t token;
     float logprob = 0;
+    std::vector<std::pair<int32_t, float>> top;
+    if (!q.prefix_forced && !r.forced_after_reasoning.empty() && q.forced.empty() &&
+        !(r.start_in_reasoning && !q.parser->result().reasoning_closed)) {
+      q.prefix_forced = true;
+      for (int32_t t : tok.encode(r.forced_after_reasoning)) {
+        if (t >= tf.config().vocab_size)
+          fail("the tokenizer's id {} of the forced tool-call opener is outside the model", t);
+        q.forced.push_back(t);
+      }
+    }
     if (!q.forced.empty()) {
       token = q.forced.front();
       q.forced.pop_front();
+      // A forced token was not sampled: report its log-probability under the model anyway.
+      if (r.sampling.logprobs) logprob = forced_logprob(q.logits, token);
     } else {
-      const Sampler::Choice ch = q.sampler->sample(q.logits, r.prompt, q.out.tokens);
+      Sampler::Choice ch = q.sampler->sample(q.logits, r.prompt, q.out.tokens);
       token = ch.token;
       logprob = ch.logprob;
+      top = std::move(ch.top);
       const bool is_eos = std::find(eos.begin(), eos.end(), token) != eos.end();
       const bool is_stop_id =
           std::find(r.sampling.stop_token_ids.begin(), r.sampling.stop_token_ids.end(), token) !=
@@ -181,14 +225,16 @@ struct Engine::Impl {
       out.stats.first_token_seconds = std::chrono::duration<double>(Clock::now() - q.start).count();
     out.tokens.push_back(token);
     if (r.sampling.logprobs) out.logprobs.push_back(logprob);
+    if (r.sampling.top_logprobs > 0) out.top_logprobs.push_back(top);
     out.stats.generated_tokens++;
+    if (q.cb->on_token) q.cb->on_token(q.choice, TokenEvent{token, logprob, &top});
     const bool in_reasoning = r.start_in_reasoning && !q.parser->result().reasoning_closed;
     if (in_reasoning && !q.budget_closed) {
       out.stats.reasoning_tokens++;
       q.budget->add();
     }
     StopMatcher::Out s = q.stops->push(q.detok->push(token));
-    emit(q, q.parser->push(s.emit));
+    feed(q, s.emit);
     if (s.stopped) {
       finish(q, FinishReason::Stop);
       return -1;
@@ -211,17 +257,22 @@ struct Engine::Impl {
   }
 
   void complete(Seq& q) {
-    if (!q.stops->stopped()) emit(q, q.parser->push(q.stops->push(q.detok->flush()).emit));
-    if (!q.stops->stopped()) emit(q, q.parser->push(q.stops->flush()));
-    emit(q, q.parser->finish(q.eos_hit));
-    q.out.message = q.parser->result();
+    if (!q.stops->stopped()) feed(q, q.stops->push(q.detok->flush()).emit);
+    if (!q.stops->stopped()) feed(q, q.stops->flush());
+    if (q.req->raw_output) {
+      q.out.message = std::move(q.raw);
+      q.out.message.eos_seen = q.eos_hit;
+    } else {
+      emit(q, q.parser->finish(q.eos_hit));
+      q.out.message = q.parser->result();
+    }
     if (q.out.finish == FinishReason::Stop && !q.out.message.tool_calls.empty())
       q.out.finish = FinishReason::ToolCalls;
     q.out.stats.decode_seconds =
         std::chrono::duration<double>(Clock::now() - q.start).count() - q.out.stats.prefill_seconds;
     pool.release(q.state);
     q.state = nullptr;
-    if (q.on_done) q.on_done(q.choice, std::move(q.out));
+    if (q.cb->on_done) q.cb->on_done(q.choice, std::move(q.out));
   }
 
   bool step() {
@@ -317,6 +368,13 @@ Engine::~Engine() {
 }
 
 uint64_t Engine::submit(GenerateRequest req, OnDeltas on_deltas, OnDone on_done) {
+  Callbacks cb;
+  cb.on_deltas = std::move(on_deltas);
+  cb.on_done = std::move(on_done);
+  return submit(std::move(req), std::move(cb));
+}
+
+uint64_t Engine::submit(GenerateRequest req, Callbacks callbacks) {
   const ModelConfig& c = impl_->tf.config();
   if (req.prompt.empty()) fail("the prompt is empty");
   const int64_t ctx = impl_->pool.max_context();
@@ -330,18 +388,43 @@ uint64_t Engine::submit(GenerateRequest req, OnDeltas on_deltas, OnDone on_done)
       impl_->pool.free_slots() + static_cast<int64_t>(impl_->running.size());
   if (req.n > total_slots) fail("n = {} is more than the {} sequence slots", req.n, total_slots);
   req.sampling.validate(static_cast<int32_t>(c.vocab_size));
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  if (impl_->queue.size() >= impl_->opt.max_queue)
-    fail("the queue is full ({} requests waiting)", impl_->queue.size());
-  const uint64_t id = impl_->next_id++;
-  impl_->queue.push_back({id, std::make_shared<const GenerateRequest>(std::move(req)),
-                          std::move(on_deltas), std::move(on_done), Clock::now()});
+  uint64_t id;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->queue.size() >= impl_->opt.max_queue)
+      throw QueueFull(fmt::format("the queue is full ({} requests waiting)", impl_->queue.size()));
+    id = impl_->next_id++;
+    impl_->queue.push_back({id, std::make_shared<const GenerateRequest>(std::move(req)),
+                            std::make_shared<const Callbacks>(std::move(callbacks)),
+                            Clock::now()});
+    impl_->wake = true;
+  }
+  impl_->cv.notify_all();
   return id;
 }
 
 void Engine::cancel(uint64_t id) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->cancelled.insert(id);
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->cancelled.insert(id);
+    impl_->wake = true;
+  }
+  impl_->cv.notify_all();
+}
+
+void Engine::notify() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->wake = true;
+  }
+  impl_->cv.notify_all();
+}
+
+void Engine::wait_for_work(int timeout_ms) {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  impl_->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                     [&] { return impl_->wake || !impl_->queue.empty(); });
+  impl_->wake = false;
 }
 
 bool Engine::step() {

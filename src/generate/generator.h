@@ -18,6 +18,7 @@
 #include "generate/sampling_params.h"
 #include "model/transformer.h"
 #include "tokenizer/tokenizer.h"
+#include "util/error.h"
 
 namespace dsv4 {
 
@@ -29,6 +30,12 @@ struct GenerateRequest {
   SamplingParams sampling;
   int n = 1;                        // choices sharing one prefill of the prompt
   bool start_in_reasoning = false;  // the prompt ends inside <think> (thinking mode)
+  // The text as generated, all of it content (raw completions): no reasoning/tool-call parsing.
+  bool raw_output = false;
+  // Text forced into the output once reasoning is over (at the start without thinking): the
+  // opener of a DSML tool-call block for tool_choice required/named. Its tokens are fed to the
+  // model and the parser as if sampled.
+  std::string forced_after_reasoning;
   nlohmann::json tools = nlohmann::json::array();
   int64_t reasoning_budget = -1;  // max reasoning tokens; -1 = unlimited
   uint64_t sequence_salt = 0;     // the sampler's stream; choice i uses salt + i
@@ -36,7 +43,9 @@ struct GenerateRequest {
 
 struct GenerateStats {
   int64_t prompt_tokens = 0, generated_tokens = 0, reasoning_tokens = 0;
-  double prefill_seconds = 0, decode_seconds = 0, first_token_seconds = 0;
+  // Seconds from submit(): waiting for a slot, to the end of prefill, to the first token; and
+  // from the end of prefill to the end.
+  double queue_seconds = 0, prefill_seconds = 0, decode_seconds = 0, first_token_seconds = 0;
   double prompt_tokens_per_second() const;
   double generated_tokens_per_second() const;
 };
@@ -45,8 +54,23 @@ struct GenerateResult {  // one choice
   chat::ParsedMessage message;
   std::vector<int32_t> tokens;  // generated ids (without a final EOS or stop id)
   std::vector<float> logprobs;  // per generated token, when sampling.logprobs
+  // per generated token, when sampling.top_logprobs > 0: the likeliest tokens, most likely first
+  std::vector<std::vector<std::pair<int32_t, float>>> top_logprobs;
   FinishReason finish = FinishReason::Stop;
   GenerateStats stats;
+};
+
+// One generated token as it is sampled (for per-token logprobs and latency).
+struct TokenEvent {
+  int32_t token = -1;
+  float logprob = 0;  // NaN unless sampling.logprobs
+  const std::vector<std::pair<int32_t, float>>* top = nullptr;  // top_logprobs, or empty
+};
+
+// Engine::submit() refuses a request because the queue is full: the caller may retry later.
+class QueueFull : public Error {
+ public:
+  using Error::Error;
 };
 
 // Continuous batching: requests join and leave the running batch at every step. step() is one
@@ -63,20 +87,32 @@ class Engine {
   // on_deltas(choice, deltas); on_done(choice, result) once per choice.
   using OnDeltas = std::function<void(int, const std::vector<chat::Delta>&)>;
   using OnDone = std::function<void(int, GenerateResult)>;
+  // Everything a caller can hear about a request. Callbacks run on the thread calling step().
+  struct Callbacks {
+    OnDeltas on_deltas;
+    OnDone on_done;
+    std::function<void(int, const TokenEvent&)> on_token;  // every generated token, in order
+    std::function<void(double queue_seconds)> on_start;    // slots taken, prefill begins
+  };
 
   Engine(Transformer& tf, const Tokenizer& tok, StatePool& pool, Options opt);
   Engine(Transformer& tf, const Tokenizer& tok, StatePool& pool);
   ~Engine();
 
   // Validates and queues a request (n choices need n free slots to start). Returns its id.
-  // Throws dsv4::Error for a bad request or a full queue.
+  // Throws QueueFull for a full queue, dsv4::Error for a bad request.
+  uint64_t submit(GenerateRequest req, Callbacks callbacks);
   uint64_t submit(GenerateRequest req, OnDeltas on_deltas, OnDone on_done);
   // Ends a request at its next step (finish reason Cancelled); a queued one never starts.
   void cancel(uint64_t id);
   // One step. Returns false when nothing is running or queued.
   bool step();
-  size_t running() const;
+  size_t running() const;  // choices in the batch (compute thread only)
   size_t queued() const;
+  // Wakes a wait_for_work() caller (after submit, or to stop).
+  void notify();
+  // Blocks until a request is queued, notify() is called or `timeout_ms` passes.
+  void wait_for_work(int timeout_ms);
 
  private:
   struct Impl;
