@@ -209,15 +209,12 @@ void Service::reply_error(const std::shared_ptr<Responder>& resp, const std::str
 
 void Service::handle(const HttpRequest& req, std::shared_ptr<Responder> resp) {
   const std::string& path = req.path;
-  auto is = [&](std::initializer_list<const char*> paths) {
-    for (const char* p : paths)
-      if (path == p) return true;
-    return false;
-  };
   // Known routes and their methods; the route label of the metrics is the canonical path.
-  std::string route;
-  std::string method_needed;
-  const std::pair<const char*, std::initializer_list<const char*>> table[] = {
+  struct Route {
+    const char* method;
+    std::vector<std::string> paths;  // canonical first
+  };
+  static const std::vector<Route> table = {
       {"GET", {"/health", "/v1/health"}},
       {"GET", {"/metrics"}},
       {"GET", {"/v1/models", "/models"}},
@@ -227,11 +224,14 @@ void Service::handle(const HttpRequest& req, std::shared_ptr<Responder> resp) {
       {"POST", {"/tokenize", "/v1/tokenize"}},
       {"POST", {"/detokenize", "/v1/detokenize"}},
   };
-  for (const auto& [m, paths] : table)
-    if (is(paths)) {
-      route = *paths.begin();
-      method_needed = m;
-    }
+  std::string route;
+  std::string method_needed;
+  for (const Route& r : table)
+    for (const std::string& p : r.paths)
+      if (path == p) {
+        route = r.paths.front();
+        method_needed = r.method;
+      }
   const bool model_path = path.rfind("/v1/models/", 0) == 0;
   if (model_path) {
     route = "/v1/models";
