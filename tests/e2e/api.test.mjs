@@ -241,7 +241,7 @@ test('errors: 400 naming the parameter, 404, 405, 413', async () => {
     [{ model: MODEL, messages: hello, n: 1000 }, 'n', null],
     [{ model: MODEL, messages: hello, top_logprobs: 5 }, 'top_logprobs', null],
     [{ model: MODEL, messages: hello, logit_bias: { abc: 1 } }, 'logit_bias', null],
-    [{ model: MODEL, messages: hello, stop: [1, 2] }, 'stop', null],
+    [{ model: MODEL, messages: hello, stop: [1, 2] }, 'stop[0]', null],
     [{ model: 'gpt-4o', messages: hello }, 'model', 'model_not_found'],
     [{ model: MODEL }, 'messages', null],
     [{ model: MODEL, messages: [] }, 'messages', null],

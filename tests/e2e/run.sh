@@ -28,6 +28,18 @@ for _ in $(seq 1 600); do
 done
 [ -n "$port" ] || { echo "the server did not start"; cat "$TMP/server.log"; exit 1; }
 
+# Ready = /health answers 200 (it is 503 while the model loads).
+node -e '
+const url = process.argv[1] + "/health";
+const end = Date.now() + 120000;
+(async () => {
+  for (;;) {
+    try { if ((await fetch(url)).status === 200) return; } catch {}
+    if (Date.now() > end) { console.error("the server never became healthy"); process.exit(1); }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+})();' "http://127.0.0.1:$port"
+
 status=0
 DSV4_BASE="http://127.0.0.1:$port" DSV4_KEY="$KEY" DSV4_BIN="$BIN" DSV4_MODEL="$MODEL" \
   node --test --test-concurrency=1 "$SRC"/tests/e2e/*.test.mjs || status=$?

@@ -48,6 +48,7 @@ test('a streaming client never gets half a stream when the server is healthy', a
   }));
   assert.equal(got.choices[0].finish_reason, 'length');
   srv.proc.kill('SIGTERM');
-  const { code } = await srv.exited;
-  assert.equal(code, 0);
+  const { code, signal } = await srv.exited;
+  assert.equal(signal, null, srv.log());
+  assert.equal(code, 0, srv.log());
 });
