@@ -52,3 +52,40 @@ test('a streaming client never gets half a stream when the server is healthy', a
   assert.equal(signal, null, srv.log());
   assert.equal(code, 0, srv.log());
 });
+
+// Raw sockets: what a misbehaving client gets.
+import net from 'node:net';
+
+function rawExchange(port, data, ms) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let got = '';
+    const t0 = Date.now();
+    s.on('data', (d) => { got += d; });
+    s.on('close', () => resolve({ got, closedAfter: Date.now() - t0 }));
+    s.on('error', () => {});
+    s.write(data);
+    setTimeout(() => s.destroy(), ms);
+  });
+}
+
+test('slow and oversized requests are cut off with a clear status', async () => {
+  const srv = await startServer(['--max-sequences', '1', '--ctx', '512', '--read-timeout', '1', '--quiet']);
+  // Half a request, then nothing: closed after the read timeout, not held forever.
+  const slow = await rawExchange(srv.port, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n', 8000);
+  assert.ok(slow.closedAfter < 5000, `closed after ${slow.closedAfter} ms`);
+  // Headers over the limit: 431.
+  const big = await rawExchange(srv.port, `GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`, 5000);
+  assert.match(big.got, /^HTTP\/1\.1 431 /);
+  assert.match(big.got, /"error"/);
+  // Not HTTP at all: 400.
+  const junk = await rawExchange(srv.port, 'HELLO THERE\r\n\r\n', 5000);
+  assert.match(junk.got, /^HTTP\/1\.1 400 /);
+  // Keep-alive: two requests on one connection.
+  const two = await rawExchange(srv.port,
+    'GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 5000);
+  assert.equal(two.got.match(/HTTP\/1\.1 200 /g).length, 2);
+  srv.proc.kill('SIGTERM');
+  const { code } = await srv.exited;
+  assert.equal(code, 0);
+});
