@@ -182,10 +182,10 @@ std::string check_model(const Json& body, const ApiConfig& cfg) {
   bool known = name == cfg.model_id;
   for (const auto& a : cfg.model_aliases) known = known || name == a;
   if (!known)
-    refuse("model",
-           fmt::format("model: '{}' is not served here (this server serves '{}')", name,
-                       cfg.model_id),
-           "model_not_found");
+    refuse(
+        "model",
+        fmt::format("model: '{}' is not served here (this server serves '{}')", name, cfg.model_id),
+        "model_not_found");
   return name;
 }
 
@@ -259,8 +259,8 @@ void parse_sampling(const Json& body, bool chat, int32_t vocab, const ApiConfig&
       s.stop.push_back(st->get<std::string>());
     } else if (st->is_array()) {
       if (st->size() > kMaxStops)
-        refuse("stop", fmt::format("stop: {} strings, at most {} are allowed", st->size(),
-                                   kMaxStops));
+        refuse("stop",
+               fmt::format("stop: {} strings, at most {} are allowed", st->size(), kMaxStops));
       for (size_t i = 0; i < st->size(); ++i) {
         const Json& e = (*st)[i];
         if (!e.is_string()) type_error(fmt::format("stop[{}]", i), "a string", e);
@@ -301,8 +301,7 @@ void parse_sampling(const Json& body, bool chat, int32_t vocab, const ApiConfig&
   if (chat) {
     s.logprobs = opt_bool(body, "logprobs").value_or(false);
     if (auto v = opt_int(body, "top_logprobs", 0, kMaxTopLogprobs)) {
-      if (*v > 0 && !s.logprobs)
-        refuse("top_logprobs", "top_logprobs: needs logprobs = true");
+      if (*v > 0 && !s.logprobs) refuse("top_logprobs", "top_logprobs: needs logprobs = true");
       s.top_logprobs = static_cast<int>(*v);
     }
   } else if (auto v = opt_int(body, "logprobs", 0, kMaxTopLogprobs)) {
@@ -457,7 +456,8 @@ ParsedRequest parse_completion_request(std::string_view body_text, const Tokeniz
     out.gen.prompt = encode(tok, *text, "prompt");
     // Like Hugging Face's add_special_tokens: BOS first when the tokenizer asks for it and the
     // text does not already start with it.
-    if (tok.add_bos() && tok.bos_id() && (out.gen.prompt.empty() || out.gen.prompt[0] != *tok.bos_id()))
+    if (tok.add_bos() && tok.bos_id() &&
+        (out.gen.prompt.empty() || out.gen.prompt[0] != *tok.bos_id()))
       out.gen.prompt.insert(out.gen.prompt.begin(), *tok.bos_id());
   }
 
