@@ -307,6 +307,16 @@ TEST(OpenaiRequest, ReasoningModeFromEverySpelling) {
   EXPECT_NE(chat(chat_body(cases[1].extra)).gen.prompt, chat(chat_body()).gen.prompt);
 }
 
+TEST(OpenaiRequest, ContinuedAssistantPrefixDoesNotStartInReasoning) {
+  std::string body = R"({"model": "deepseek-v4", "messages": [{"role": "user", "content": "Hi"},
+      {"role": "assistant", "content": "Hel", "prefix": true}]})";
+  ParsedRequest p = chat(body);
+  EXPECT_EQ(p.mode.name(), "thinking-high");
+  EXPECT_FALSE(p.gen.start_in_reasoning);
+  EXPECT_EQ(p.prompt_text.substr(p.prompt_text.size() - 3), "Hel");
+  EXPECT_EQ(p.gen.prompt, expected_ids(body));
+}
+
 TEST(OpenaiRequest, DropThinkingSwitch) {
   EXPECT_FALSE(
       chat(chat_body(R"("chat_template_kwargs": {"drop_thinking": false})")).mode.drop_thinking);

@@ -390,7 +390,10 @@ ParsedRequest parse_chat(std::string_view body_text, const Tokenizer& tok, const
   }
   out.gen.prompt = encode(tok, out.prompt_text, "messages");
   check_context(out.gen.prompt.size(), cfg, "messages");
-  out.gen.start_in_reasoning = cr.encoder.thinking;
+  // Thinking mode opens <think> after the last user turn, so the output starts as reasoning; a
+  // continued assistant prefix or a task token leaves the prompt elsewhere, and the output is not
+  // reasoning then.
+  out.gen.start_in_reasoning = out.prompt_text.ends_with("<think>");
   out.gen.tools = nlohmann::json(cr.tools);
   return out;
 }
