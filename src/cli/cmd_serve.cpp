@@ -88,30 +88,30 @@ DSV4_COMMAND(serve, "serve", "Serve the OpenAI-compatible HTTP API (chat, comple
   app.add_option("--act-quant", o->act_quant)->check(CLI::IsMember({"fp8", "none"}));
   app.add_flag("--quiet", s.quiet, "No request log on stderr");
   return [o] {
-    auto& s = o->s;
-    s.http.port = static_cast<uint16_t>(o->port);
-    if (!o->api_key_file.empty()) s.api_key = read_key_file(o->api_key_file);
-    if (s.api_key.empty())
-      if (const char* env = std::getenv("DSV4_API_KEY")) s.api_key = env;
-    if (s.api.model_id == "deepseek-v4" || s.api.model_id.empty()) {
-      std::filesystem::path p(s.model_dir);
+    auto& so = o->s;
+    so.http.port = static_cast<uint16_t>(o->port);
+    if (!o->api_key_file.empty()) so.api_key = read_key_file(o->api_key_file);
+    if (so.api_key.empty())
+      if (const char* env = std::getenv("DSV4_API_KEY")) so.api_key = env;
+    if (so.api.model_id == "deepseek-v4" || so.api.model_id.empty()) {
+      std::filesystem::path p(so.model_dir);
       std::string name = p.filename().string();
       if (name.empty()) name = p.parent_path().filename().string();
-      if (!name.empty()) s.api.model_id = name;
+      if (!name.empty()) so.api.model_id = name;
     }
-    s.api.model_aliases = o->aliases;
-    s.api.defaults.generation = chat::parse_encoder_generation(o->encoder);
-    s.api.defaults.thinking = o->thinking == "on";
-    s.api.defaults.effort = o->effort;
-    s.api.defaults.drop_thinking = !o->no_drop_thinking;
-    if (!chat::map_effort(o->effort, true, s.api.defaults.generation))
+    so.api.model_aliases = o->aliases;
+    so.api.defaults.generation = chat::parse_encoder_generation(o->encoder);
+    so.api.defaults.thinking = o->thinking == "on";
+    so.api.defaults.effort = o->effort;
+    so.api.defaults.drop_thinking = !o->no_drop_thinking;
+    if (!chat::map_effort(o->effort, true, so.api.defaults.generation))
       fail("--effort: unknown effort '{}' (expected one of {})", o->effort,
            chat::effort_spellings());
-    s.state_budget_bytes = static_cast<uint64_t>(o->state_gib * (1ull << 30));
-    s.act_quant = o->act_quant == "none" ? ActQuant::None : ActQuant::Fp8;
-    if (!std::filesystem::is_directory(s.model_dir))
-      fail("--model {}: not a directory", s.model_dir);
-    return server::serve(s);
+    so.state_budget_bytes = static_cast<uint64_t>(o->state_gib * (1ull << 30));
+    so.act_quant = o->act_quant == "none" ? ActQuant::None : ActQuant::Fp8;
+    if (!std::filesystem::is_directory(so.model_dir))
+      fail("--model {}: not a directory", so.model_dir);
+    return server::serve(so);
   };
 }
 

@@ -412,6 +412,8 @@ void Service::inference(const HttpRequest& req, const std::shared_ptr<Responder>
       p.gen.forced_after_reasoning =
           "\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"" + p.tool_choice.name + "\">\n";
   }
+  // Unseeded requests get their own stream (and their own tool-call ids); seeded ones reproduce.
+  if (!p.gen.sampling.seed) p.gen.sequence_salt = std::stoull(random_hex(16), nullptr, 16);
   auto job = std::make_shared<Job>();
   job->svc = this;
   job->resp = resp;
