@@ -16,12 +16,13 @@ scripts/build.sh release
 
 echo "== ASan + UBSan build + tests"
 scripts/build.sh asan
-# The longest runs (300-token conformance cases, all-chunkings sweeps, the long corner cases, and
-# the CLI script, which generates and loads models through the binary) are left to the release
-# build: the same library code runs here on shorter inputs.
+# The longest runs (300-token conformance cases, all-chunkings sweeps, the long corner cases, the
+# CLI script, which generates and loads models through the binary, and the full HTTP end-to-end
+# suite, ~11 min here) are left to the release build: the same library code runs here on shorter
+# inputs, and the server's abuse cases run as e2e_server_abuse.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j "$(nproc)" \
-    -E 'prompt_3_decode_to_300|prefill_300|prefill_131_decode_to_270|PrefillDecodeAndChunkedAgree|C0[1-3]_|C1[47]_|cli_tests')
+    -E 'prompt_3_decode_to_300|prefill_300|prefill_131_decode_to_270|PrefillDecodeAndChunkedAgree|C0[1-3]_|C1[47]_|cli_tests|e2e_tests')
 
 echo "== fuzz (short runs)"
 scripts/build.sh fuzz

@@ -28,8 +28,7 @@ std::string read_key_file(const std::string& path) {
 
 }  // namespace
 
-DSV4_COMMAND(serve, "serve", "Serve the OpenAI-compatible HTTP API (chat, completions, tools)",
-             5) {
+DSV4_COMMAND(serve, "serve", "Serve the OpenAI-compatible HTTP API (chat, completions, tools)", 5) {
   struct Opts {
     server::ServeOptions s;
     std::string api_key_file, encoder = "0731", act_quant = "fp8", effort = "high";
@@ -66,8 +65,7 @@ DSV4_COMMAND(serve, "serve", "Serve the OpenAI-compatible HTTP API (chat, comple
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--prefill-budget", s.engine.prefill_budget, "Prompt tokens per step in all")
       ->check(CLI::Range(1, 1 << 24));
-  app.add_option("--max-n", s.api.max_n, "Most choices (n) per request")
-      ->check(CLI::Range(1, 128));
+  app.add_option("--max-n", s.api.max_n, "Most choices (n) per request")->check(CLI::Range(1, 128));
   app.add_option("--max-messages", s.api.max_messages, "Most messages per request");
   app.add_option("--max-tools", s.api.max_tools, "Most tools per request");
   app.add_option("--max-body", s.http.max_body_bytes, "Largest request body in bytes");

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
-#include <memory>
 #include <cmath>
 #include <condition_variable>
+#include <deque>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <set>
 
@@ -395,8 +395,7 @@ uint64_t Engine::submit(GenerateRequest req, Callbacks callbacks) {
       throw QueueFull(fmt::format("the queue is full ({} requests waiting)", impl_->queue.size()));
     id = impl_->next_id++;
     impl_->queue.push_back({id, std::make_shared<const GenerateRequest>(std::move(req)),
-                            std::make_shared<const Callbacks>(std::move(callbacks)),
-                            Clock::now()});
+                            std::make_shared<const Callbacks>(std::move(callbacks)), Clock::now()});
     impl_->wake = true;
   }
   impl_->cv.notify_all();

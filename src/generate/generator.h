@@ -63,7 +63,7 @@ struct GenerateResult {  // one choice
 // One generated token as it is sampled (for per-token logprobs and latency).
 struct TokenEvent {
   int32_t token = -1;
-  float logprob = 0;  // NaN unless sampling.logprobs
+  float logprob = 0;                                            // NaN unless sampling.logprobs
   const std::vector<std::pair<int32_t, float>>* top = nullptr;  // top_logprobs, or empty
 };
 

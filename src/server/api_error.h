@@ -17,8 +17,8 @@ namespace dsv4::server {
 struct ApiError : std::runtime_error {
   int status = 400;
   std::string type = "invalid_request_error";
-  std::string param;  // "" = null
-  std::string code;   // "" = null
+  std::string param;      // "" = null
+  std::string code;       // "" = null
   int retry_after_s = 0;  // > 0: sent as a Retry-After header (429 / 503)
 
   ApiError(int status, std::string message, std::string type, std::string param = {},

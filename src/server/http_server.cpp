@@ -162,10 +162,9 @@ class Session : public Drainable, public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<uint32_t>(srv_.opt.max_header_bytes));
     stream_.expires_after(
         std::chrono::seconds(served_ ? srv_.opt.idle_timeout_s : srv_.opt.read_timeout_s));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->on_read(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -173,13 +172,13 @@ class Session : public Drainable, public std::enable_shared_from_this<Session> {
     if (ec) {
       keep_alive_ = false;
       if (ec == http::error::body_limit)
-        return refuse(413, fmt::format("the request body is larger than {} bytes",
-                                       srv_.opt.max_body_bytes));
+        return refuse(
+            413, fmt::format("the request body is larger than {} bytes", srv_.opt.max_body_bytes));
       if (ec == http::error::header_limit)
         return refuse(431, fmt::format("the request headers are larger than {} bytes",
                                        srv_.opt.max_header_bytes));
-      if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
-          ec != http::error::partial_message)
+      if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+          ec != http::error::end_of_stream && ec != http::error::partial_message)
         return refuse(400, "malformed HTTP request: " + ec.message());
       return close();  // EOF, reset or read timeout
     }
@@ -224,10 +223,9 @@ class Session : public Drainable, public std::enable_shared_from_this<Session> {
   // Watches the socket while a request is answered: EOF or an error means the client is gone.
   void watch() {
     watching_ = true;
-    stream_.socket().async_wait(tcp::socket::wait_read,
-                                [self = shared_from_this()](beast::error_code ec) {
-                                  self->on_watch(ec);
-                                });
+    stream_.socket().async_wait(
+        tcp::socket::wait_read,
+        [self = shared_from_this()](beast::error_code ec) { self->on_watch(ec); });
   }
 
   void on_watch(beast::error_code ec) {

@@ -19,7 +19,7 @@ namespace dsv4::server {
 
 // What the server is serving, and the limits a request must stay within.
 struct ApiConfig {
-  std::string model_id = "deepseek-v4";  // the name /v1/models lists and requests must use
+  std::string model_id = "deepseek-v4";    // the name /v1/models lists and requests must use
   std::vector<std::string> model_aliases;  // other names accepted in "model"
   int64_t max_context = 4096;              // prompt + generated tokens per sequence
   int32_t vocab_size = 0;                  // the model's (may exceed the tokenizer's)
@@ -40,24 +40,23 @@ struct ReasoningMode {
 };
 
 struct ParsedRequest {
-  bool chat = true;  // /v1/chat/completions; false for /v1/completions
+  bool chat = true;   // /v1/chat/completions; false for /v1/completions
   std::string model;  // as the client sent it (echoed back)
   bool stream = false;
-  bool include_usage = false;  // stream_options.include_usage
+  bool include_usage = false;     // stream_options.include_usage
   bool continuous_usage = false;  // stream_options.continuous_usage_stats (vLLM)
-  GenerateRequest gen;  // prompt ids, sampling, n, start_in_reasoning, tools, seed salt
-  std::string prompt_text;  // the rendered prompt (chat) or the raw prompt (completions)
-  ReasoningMode mode;  // chat only (completions: thinking=false)
-  chat::ToolChoice tool_choice;  // chat only
+  GenerateRequest gen;            // prompt ids, sampling, n, start_in_reasoning, tools, seed salt
+  std::string prompt_text;        // the rendered prompt (chat) or the raw prompt (completions)
+  ReasoningMode mode;             // chat only (completions: thinking=false)
+  chat::ToolChoice tool_choice;   // chat only
   bool parallel_tool_calls = true;
-  bool echo = false;  // completions: prepend the prompt to the text
+  bool echo = false;             // completions: prepend the prompt to the text
   int completion_logprobs = -1;  // completions' integer `logprobs` (-1 = absent)
   std::string user;
 };
 
 // `body` is the raw request body (any bytes). Throws ApiError.
-ParsedRequest parse_chat_request(std::string_view body, const Tokenizer& tok,
-                                 const ApiConfig& cfg);
+ParsedRequest parse_chat_request(std::string_view body, const Tokenizer& tok, const ApiConfig& cfg);
 ParsedRequest parse_completion_request(std::string_view body, const Tokenizer& tok,
                                        const ApiConfig& cfg);
 

@@ -115,10 +115,10 @@ json chat_response(const ResponseContext& ctx, const std::vector<GenerateResult>
     if (logprobs) {
       json content = json::array();
       for (size_t t = 0; t < r.tokens.size(); ++t)
-        content.push_back(chat_logprob(*ctx.tok, r.tokens[t],
-                                       t < r.logprobs.size() ? r.logprobs[t] : NAN,
-                                       t < r.top_logprobs.size() ? r.top_logprobs[t]
-                                                                 : decltype(r.top_logprobs)::value_type{}));
+        content.push_back(
+            chat_logprob(*ctx.tok, r.tokens[t], t < r.logprobs.size() ? r.logprobs[t] : NAN,
+                         t < r.top_logprobs.size() ? r.top_logprobs[t]
+                                                   : decltype(r.top_logprobs)::value_type{}));
       lp = {{"content", std::move(content)}};
     }
     choices.push_back({{"index", i},
@@ -143,8 +143,7 @@ json completion_response(const ResponseContext& ctx, const std::vector<GenerateR
     const GenerateResult& r = results[i];
     json lp = nullptr;
     if (logprobs)
-      lp = completion_logprobs(*ctx.tok, r.tokens, r.logprobs, r.top_logprobs,
-                               echo_prefix.size());
+      lp = completion_logprobs(*ctx.tok, r.tokens, r.logprobs, r.top_logprobs, echo_prefix.size());
     choices.push_back({{"index", i},
                        {"text", echo_prefix + r.message.content},
                        {"logprobs", std::move(lp)},

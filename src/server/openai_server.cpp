@@ -40,9 +40,9 @@ bool same_key(std::string_view a, std::string_view b) {
 
 std::string random_hex(size_t n) {
   static std::atomic<uint64_t> counter{0};
-  thread_local uint64_t state =
-      static_cast<uint64_t>(Clock::now().time_since_epoch().count()) ^
-      (reinterpret_cast<uintptr_t>(&state) << 16) ^ (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull);
+  thread_local uint64_t state = static_cast<uint64_t>(Clock::now().time_since_epoch().count()) ^
+                                (reinterpret_cast<uintptr_t>(&state) << 16) ^
+                                (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull);
   std::string s;
   while (s.size() < n) {
     state += 0x9E3779B97F4A7C15ull;
@@ -248,7 +248,9 @@ void Service::handle(const HttpRequest& req, std::shared_ptr<Responder> resp) {
       // No key needed: load balancers and orchestrators probe it.
       const int status = draining_ ? 503 : ready_ ? 200 : 503;
       reply_json(resp, route, status,
-                 {{"status", draining_ ? "shutting_down" : ready_ ? "ok" : "loading"}},
+                 {{"status", draining_ ? "shutting_down"
+                             : ready_  ? "ok"
+                                       : "loading"}},
                  status == 503 ? Headers{{"Retry-After", "5"}} : Headers{});
       return log(req.method, path, status);
     }
@@ -296,21 +298,19 @@ void Service::handle(const HttpRequest& req, std::shared_ptr<Responder> resp) {
 void Service::models(const std::string& route, const HttpRequest& req,
                      const std::shared_ptr<Responder>& resp) {
   auto card = [&](const std::string& id) {
-    return json{{"id", id},
-                {"object", "model"},
-                {"created", created_},
-                {"owned_by", "dsv4"},
-                {"root", opt_.model_dir},
-                {"max_model_len", api_.max_context}};
+    return json{
+        {"id", id},           {"object", "model"},      {"created", created_},
+        {"owned_by", "dsv4"}, {"root", opt_.model_dir}, {"max_model_len", api_.max_context}};
   };
   if (req.path.rfind("/v1/models/", 0) == 0) {
     const std::string id = req.path.substr(std::string("/v1/models/").size());
     bool known = id == api_.model_id;
     for (const auto& a : api_.model_aliases) known = known || id == a;
     if (!known)
-      throw ApiError(404, fmt::format("the model '{}' does not exist; this server serves '{}'", id,
-                                      api_.model_id),
-                     "invalid_request_error", "model", "model_not_found");
+      throw ApiError(
+          404,
+          fmt::format("the model '{}' does not exist; this server serves '{}'", id, api_.model_id),
+          "invalid_request_error", "model", "model_not_found");
     reply_json(resp, route, 200, card(id));
     return log(req.method, req.path, 200);
   }
@@ -388,18 +388,16 @@ void Service::detokenize(const HttpRequest& req, const std::shared_ptr<Responder
   std::vector<int32_t> ids;
   for (const auto& t : body["tokens"]) {
     if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= api_.vocab_size)
-      throw bad_request(fmt::format("tokens: {} is not a token id in [0, {})", dump(t),
-                                    api_.vocab_size),
-                        "tokens");
+      throw bad_request(
+          fmt::format("tokens: {} is not a token id in [0, {})", dump(t), api_.vocab_size),
+          "tokens");
     ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
   }
-  reply_json(resp, "/detokenize", 200,
-             {{"prompt", utf8::replace_invalid(tok_->decode(ids))}});
+  reply_json(resp, "/detokenize", 200, {{"prompt", utf8::replace_invalid(tok_->decode(ids))}});
   log(req.method, req.path, 200);
 }
 
-void Service::inference(const HttpRequest& req, const std::shared_ptr<Responder>& resp,
-                        bool chat) {
+void Service::inference(const HttpRequest& req, const std::shared_ptr<Responder>& resp, bool chat) {
   const std::string route = chat ? "/v1/chat/completions" : "/v1/completions";
   ParsedRequest p = chat ? parse_chat_request(req.body, *tok_, api_)
                          : parse_completion_request(req.body, *tok_, api_);
@@ -573,7 +571,8 @@ void Service::on_deltas(Job& j, int k, const std::vector<chat::Delta>& ds) {
   // Consecutive reasoning or content pieces of one step go out as one chunk.
   std::vector<chat::Delta> merged;
   for (const auto& d : ds) {
-    const bool text = d.kind == chat::Delta::Kind::Reasoning || d.kind == chat::Delta::Kind::Content;
+    const bool text =
+        d.kind == chat::Delta::Kind::Reasoning || d.kind == chat::Delta::Kind::Content;
     if (text && !merged.empty() && merged.back().kind == d.kind)
       merged.back().text += d.text;
     else

@@ -19,10 +19,10 @@ struct ServeOptions {
   std::string model_dir;
   std::string tokenizer_dir;  // "" = the model directory
   HttpOptions http;
-  ApiConfig api;            // model_id, limits; max_context and vocab_size are filled at load
-  std::string api_key;      // "" = no authentication
-  int64_t ctx = 4096;       // tokens per sequence (prompt + output)
-  int max_sequences = 0;    // sequence slots; 0 = from state_budget_bytes
+  ApiConfig api;          // model_id, limits; max_context and vocab_size are filled at load
+  std::string api_key;    // "" = no authentication
+  int64_t ctx = 4096;     // tokens per sequence (prompt + output)
+  int max_sequences = 0;  // sequence slots; 0 = from state_budget_bytes
   uint64_t state_budget_bytes = 1ull << 30;  // for max_sequences = 0
   Engine::Options engine;
   ActQuant act_quant = ActQuant::Fp8;

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end tests of `dsv4 serve`: a generated model with DeepSeek's real tokenizer, the real
-# server, and the real npm `openai` client (node --test). Usage: tests/e2e/run.sh path/to/dsv4
+# server, and the real npm `openai` client (node --test).
+# Usage: tests/e2e/run.sh path/to/dsv4 [NAME...]   (NAME: run only tests/e2e/NAME.test.mjs)
 set -euo pipefail
 BIN=$(realpath "$1")
+shift
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
+files=()
+for name in "$@"; do files+=("$SRC/tests/e2e/$name.test.mjs"); done
+[ ${#files[@]} -gt 0 ] || files=("$SRC"/tests/e2e/*.test.mjs)
 TMP=$(mktemp -d)
 PID=""
 cleanup() {
@@ -42,7 +47,7 @@ const end = Date.now() + 120000;
 
 status=0
 DSV4_BASE="http://127.0.0.1:$port" DSV4_KEY="$KEY" DSV4_BIN="$BIN" DSV4_MODEL="$MODEL" \
-  node --test --test-concurrency=1 "$SRC"/tests/e2e/*.test.mjs || status=$?
+  node --test --test-concurrency=1 "${files[@]}" || status=$?
 
 # SIGTERM: a clean stop with exit status 0.
 kill -TERM "$PID"
