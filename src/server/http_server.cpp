@@ -58,13 +58,15 @@ struct Drainable {
 struct HttpServer::Impl {
   HttpOptions opt;
   Handler handler;
-  net::io_context ioc;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
-  tcp::acceptor acceptor;
+  // Declared before the io_context: connections still queued in it when it is destroyed update
+  // these on their way out.
   std::atomic<size_t> connections{0};
   std::atomic<bool> stopping{false};  // draining: answer what is in flight, keep nothing alive
   std::mutex sessions_mu;
   std::vector<std::weak_ptr<Drainable>> sessions;
+  net::io_context ioc;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  tcp::acceptor acceptor;
 
   Impl(HttpOptions o, Handler h)
       : opt(std::move(o)),

@@ -650,7 +650,8 @@ int serve(const ServeOptions& opt) {
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
-  Service svc(opt);
+  auto owned = std::make_unique<Service>(opt);
+  Service& svc = *owned;
   HttpServer http(opt.http, [&svc](const HttpRequest& r, std::shared_ptr<Responder> resp) {
     svc.handle(r, std::move(resp));
   });
@@ -690,6 +691,8 @@ int serve(const ServeOptions& opt) {
   if (compute.joinable()) compute.join();
   http.stop();
   io.join();
+  // The engine (and any request it still holds, with its connection) goes before the transport.
+  owned.reset();
   if (code == 0) fmt::print(stderr, "dsv4 serve: stopped\n");
   return code;
 }
