@@ -29,6 +29,8 @@ expect nonzero "preset" -- "$BIN" make-model --out "$TMP/x"
 expect nonzero "unknown preset 'nope'" -- "$BIN" make-model --preset nope --out "$TMP/x"
 expect 0 "427 tensors" -- "$BIN" make-model --preset ci --out "$TMP/ci" --seed 3
 expect nonzero "directory is not empty" -- "$BIN" make-model --preset ci --out "$TMP/ci"
+expect 0 '"decode_bw_fraction"' -- "$BIN" bench --model "$TMP/ci" --prompt 8 --gen 2 --batch 2 --bw-gib 0.05
+expect nonzero "--gen" -- "$BIN" bench --model "$TMP/ci" --gen 0
 expect 0 "2 CSA, 1 HCA, 1 SWA: SWA CSA HCA CSA" -- "$BIN" inspect --model "$TMP/ci"
 expect 0 "MTP block 4: SWA" -- "$BIN" inspect --model "$TMP/ci"
 expect 0 "warning     no tokenizer.json" -- "$BIN" inspect --model "$TMP/ci"

@@ -1,0 +1,86 @@
+#include "bench/machine.h"
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "io/safetensors.h"
+#include "kernels/linear.h"
+#include "numeric/formats.h"
+
+namespace dsv4::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Sums 64-bit words with four independent accumulators so the loop is limited by loads, not by
+// the add latency; the result is used so the compiler keeps the reads.
+uint64_t sum_words(const uint64_t* p, size_t n) {
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a += p[i];
+    b += p[i + 1];
+    c += p[i + 2];
+    d += p[i + 3];
+  }
+  for (; i < n; ++i) a += p[i];
+  return a + b + c + d;
+}
+
+}  // namespace
+
+double read_bandwidth_gbs(size_t bytes, int threads, int reps) {
+  threads = std::max(1, threads);
+  const size_t words = bytes / sizeof(uint64_t);
+  std::vector<uint64_t> buf(words);
+  for (size_t i = 0; i < words; ++i) buf[i] = i * 0x9E3779B97F4A7C15ull;  // touch every page
+  double best = 0;
+  volatile uint64_t sink = 0;
+  for (int r = 0; r < reps; ++r) {
+    std::vector<std::thread> ts;
+    std::vector<uint64_t> part(static_cast<size_t>(threads));
+    const auto t0 = Clock::now();
+    for (int t = 0; t < threads; ++t)
+      ts.emplace_back([&, t] {
+        const size_t b = words * static_cast<size_t>(t) / static_cast<size_t>(threads);
+        const size_t e = words * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
+        part[static_cast<size_t>(t)] = sum_words(buf.data() + b, e - b);
+      });
+    for (auto& t : ts) t.join();
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    for (uint64_t p : part) sink = sink + p;
+    best = std::max(best, static_cast<double>(words * sizeof(uint64_t)) / s / 1e9);
+  }
+  return best;
+}
+
+double dense_gflops(int m, int n, int k, int reps) {
+  // A BF16 tensor view over memory we own (the kernel reads only data, dtype and shape).
+  std::vector<uint8_t> w(static_cast<size_t>(n) * static_cast<size_t>(k) * 2);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (size_t i = 0; i < w.size() / 2; ++i) {
+    const uint16_t h = f32_to_bf16(u(rng));
+    std::memcpy(&w[2 * i], &h, 2);
+  }
+  std::vector<float> x(static_cast<size_t>(m) * static_cast<size_t>(k));
+  std::vector<float> y(static_cast<size_t>(m) * static_cast<size_t>(n));
+  for (float& v : x) v = u(rng);
+  TensorEntry entry{"bench.weight", DType::BF16, {n, k}, 0, w.size()};
+  TensorView view{&entry, w.data(), nullptr};
+  double best = 0;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    linear_dense(view, x.data(), m, y.data());
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::max(best, 2.0 * m * n * static_cast<double>(k) / s / 1e9);
+  }
+  return best;
+}
+
+}  // namespace dsv4::bench

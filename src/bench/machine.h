@@ -1,0 +1,18 @@
+// What the machine can do, measured in the same run as the model (docs/performance.md): the
+// memory-read bandwidth (a STREAM-style read of a buffer much larger than the caches) and the
+// float32 multiply-add throughput of the kernels the forward pass uses. Speeds are reported as
+// fractions of these, never as bare times, because these machines are shared and noisy.
+#pragma once
+
+#include <cstddef>
+
+namespace dsv4::bench {
+
+// GB/s (1e9 bytes) reading `bytes` with `threads` threads; the best of `reps` passes.
+double read_bandwidth_gbs(size_t bytes, int threads, int reps);
+
+// GFLOP/s (2 per multiply-add) of linear_dense on a BF16 weight [n, k] times m rows, the best of
+// `reps` runs: the matrix throughput prefill is measured against.
+double dense_gflops(int m, int n, int k, int reps);
+
+}  // namespace dsv4::bench

@@ -1,0 +1,157 @@
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "bench/machine.h"
+#include "cli/commands.h"
+#include "engine/state.h"
+#include "model/footprint.h"
+#include "model/transformer.h"
+#include "model/weights.h"
+#include "util/error.h"
+
+namespace dsv4::cli {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+int32_t argmax(const std::vector<float>& v, size_t off, size_t n) {
+  return static_cast<int32_t>(
+      std::max_element(v.begin() + static_cast<long>(off), v.begin() + static_cast<long>(off + n)) -
+      (v.begin() + static_cast<long>(off)));
+}
+}  // namespace
+
+DSV4_COMMAND(bench, "bench", "Measure the machine and the model: bandwidth, prefill, decode", 45) {
+  struct Opts {
+    std::string model, act_quant = "fp8";
+    int threads = 1, prompt = 512, gen = 16, batch = 8;
+    double bw_gib = 2;
+  };
+  auto o = std::make_shared<Opts>();
+  app.add_option("--model", o->model, "Model directory")->required();
+  app.add_option("--threads", o->threads, "Threads for the bandwidth measurement")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--prompt", o->prompt, "Prompt tokens to prefill")->check(CLI::Range(1, 1 << 20));
+  app.add_option("--gen", o->gen, "Tokens to decode")->check(CLI::Range(1, 1 << 20));
+  app.add_option("--batch", o->batch, "Sequences decoded together in the batch run")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--bw-gib", o->bw_gib, "GiB read by the bandwidth measurement")
+      ->check(CLI::Range(0.01, 1024.0));
+  app.add_option("--act-quant", o->act_quant)->check(CLI::IsMember({"fp8", "none"}));
+  return [o] {
+    // The machine first, in the same run: everything below is reported as a fraction of it.
+    const double bw =
+        bench::read_bandwidth_gbs(static_cast<size_t>(o->bw_gib * (1ull << 30)), o->threads, 3);
+    const double bw1 = o->threads == 1 ? bw
+                                       : bench::read_bandwidth_gbs(
+                                             static_cast<size_t>(o->bw_gib * (1ull << 30)), 1, 3);
+    auto model = load_model(o->model, false);
+    const ModelConfig& c = model->config;
+    const Footprint fp = compute_footprint(c, model->checkpoint.get());
+    const int k = static_cast<int>(c.hidden_size);
+    const double mat = bench::dense_gflops(64, 1024, k, 2);
+    Transformer tf(*model, {o->act_quant == "none" ? ActQuant::None : ActQuant::Fp8});
+    const int64_t ctx = o->prompt + o->gen + 8;
+    StatePool pool(c, ctx, std::max(1, o->batch));
+    const size_t vocab = static_cast<size_t>(c.vocab_size);
+
+    std::mt19937 rng(7);
+    std::uniform_int_distribution<int32_t> tokd(0, static_cast<int32_t>(c.vocab_size) - 1);
+    std::vector<int32_t> prompt(static_cast<size_t>(o->prompt));
+    for (auto& t : prompt) t = tokd(rng);
+
+    // Prefill: the prompt in one call.
+    SequenceState* s = pool.acquire();
+    auto t0 = Clock::now();
+    Chunk ch{s, 0, prompt, false, false};
+    auto r = tf.forward({&ch, 1});
+    const double prefill_s = since(t0);
+    // Decode at batch 1: greedy tokens, one forward call each.
+    int32_t next = argmax(r[0].logits, 0, vocab);
+    t0 = Clock::now();
+    for (int i = 0; i < o->gen; ++i) {
+      Chunk d{s, s->pos, {&next, 1}, false, false};
+      auto rr = tf.forward({&d, 1});
+      next = argmax(rr[0].logits, 0, vocab);
+    }
+    const double decode_s = since(t0);
+    pool.release(s);
+
+    // Decode at batch B: B sequences with short prompts, one call per step for all of them.
+    const int B = o->batch;
+    std::vector<SequenceState*> seqs;
+    std::vector<int32_t> cur(static_cast<size_t>(B));
+    for (int b = 0; b < B; ++b) {
+      seqs.push_back(pool.acquire());
+      std::vector<int32_t> p(8);
+      for (auto& t : p) t = tokd(rng);
+      Chunk pc{seqs.back(), 0, p, false, false};
+      auto pr = tf.forward({&pc, 1});
+      cur[static_cast<size_t>(b)] = argmax(pr[0].logits, 0, vocab);
+    }
+    t0 = Clock::now();
+    for (int i = 0; i < o->gen; ++i) {
+      std::vector<Chunk> cs;
+      for (int b = 0; b < B; ++b)
+        cs.push_back({seqs[static_cast<size_t>(b)],
+                      seqs[static_cast<size_t>(b)]->pos,
+                      {&cur[static_cast<size_t>(b)], 1},
+                      false,
+                      false});
+      auto rr = tf.forward(cs);
+      for (int b = 0; b < B; ++b)
+        cur[static_cast<size_t>(b)] = argmax(rr[static_cast<size_t>(b)].logits, 0, vocab);
+    }
+    const double batch_s = since(t0);
+    for (auto* q : seqs) pool.release(q);
+
+    const double prefill_tok_s = o->prompt / prefill_s;
+    const double decode_tok_s = o->gen / decode_s;
+    const double batch_step_ratio = batch_s / decode_s;  // step time at batch B over batch 1
+    // At batch 1 every token reads the dense weights and exactly top-k experts per layer, so the
+    // footprint's count is the bytes this run's routing touched.
+    const double bytes = static_cast<double>(fp.decode_bytes_per_token);
+    const double decode_bw_fraction = decode_tok_s * bytes / (bw * 1e9);
+    // Prefill work: 2 FLOPs per active parameter per token, except the output head, which runs
+    // for the last position only (attention scores are not counted: small at these lengths).
+    const double head = static_cast<double>(c.vocab_size) * static_cast<double>(c.hidden_size);
+    const double prefill_flops =
+        2.0 * (static_cast<double>(fp.active_params) - head) * o->prompt + 2.0 * head;
+    const double prefill_flops_fraction = prefill_flops / prefill_s / (mat * 1e9);
+
+    fmt::print("machine   read bandwidth {:.1f} GB/s ({} thread{}), one thread {:.1f} GB/s\n", bw,
+               o->threads, o->threads == 1 ? "" : "s", bw1);
+    fmt::print("          dense f32 matrix throughput {:.1f} GFLOP/s (linear_dense, k={})\n", mat,
+               k);
+    fmt::print("prefill   {} tokens: {:.1f} tok/s = {:.1f}% of the matrix throughput\n", o->prompt,
+               prefill_tok_s, 100 * prefill_flops_fraction);
+    fmt::print(
+        "decode    batch 1: {:.2f} tok/s x {:.1f} MB/token = {:.1f}% of the read bandwidth\n",
+        decode_tok_s, bytes / 1e6, 100 * decode_bw_fraction);
+    fmt::print("          batch {}: {:.2f} tok/s; a step costs {:.2f}x a batch-1 step\n", B,
+               B * o->gen / batch_s, batch_step_ratio);
+    nlohmann::json j = {{"prefill_tok_s", prefill_tok_s},
+                        {"decode_tok_s", decode_tok_s},
+                        {"decode_batch", B},
+                        {"decode_batch_tok_s", B * o->gen / batch_s},
+                        {"decode_batch_step_ratio", batch_step_ratio},
+                        {"decode_bytes_per_token", fp.decode_bytes_per_token},
+                        {"read_bw_gbs", bw},
+                        {"read_bw_gbs_one_thread", bw1},
+                        {"matrix_gflops", mat},
+                        {"decode_bw_fraction", decode_bw_fraction},
+                        {"prefill_flops_fraction", prefill_flops_fraction},
+                        {"threads", o->threads}};
+    fmt::print("{}\n", j.dump());
+    return 0;
+  };
+}
+
+}  // namespace dsv4::cli
