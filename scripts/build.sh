@@ -19,5 +19,8 @@ if [ ! -f "$dir/build.ninja" ]; then
 fi
 targets=()
 [ "$flavour" = fuzz ] && targets=(fuzzers)
-ninja -C "$dir" -j "$jobs" "${targets[@]}" | grep -v '^\[' || true
-test "${PIPESTATUS[0]}" -eq 0
+# Progress lines are dropped; with pipefail the pipeline fails exactly when ninja does.
+if ! ninja -C "$dir" -j "$jobs" "${targets[@]}" | { grep -v '^\[' || true; }; then
+  echo "build ($flavour) failed" >&2
+  exit 1
+fi
