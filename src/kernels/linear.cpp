@@ -4,7 +4,10 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/decode.h"
+#include "kernels/isa.h"
 #include "kernels/ops.h"
+#include "kernels/rows.h"
 #include "numeric/formats.h"
 #include "util/error.h"
 
@@ -79,8 +82,8 @@ void load_floats(const TensorView& t, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = load_float(t, i);
 }
 
-void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq,
-                  int64_t n0, int64_t n1, int64_t ldy) {
+void linear_quant_ref(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq,
+                      int64_t n0, int64_t n1, int64_t ldy) {
   const int64_t n = w.rows(), k = w.cols();
   if (n1 < 0) n1 = n;
   if (ldy < 0) ldy = n1 - n0;
@@ -141,7 +144,7 @@ void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, Act
   }
 }
 
-void linear_dense(const TensorView& w, const float* x, int64_t m, float* y) {
+void linear_dense_ref(const TensorView& w, const float* x, int64_t m, float* y) {
   const int64_t n = w.shape()[0], k = w.shape()[1];
   std::vector<float> wrow(static_cast<size_t>(k));
   for (int64_t r = 0; r < n; ++r) {
@@ -153,6 +156,118 @@ void linear_dense(const TensorView& w, const float* x, int64_t m, float* y) {
       y[i * n + r] = acc;
     }
   }
+}
+
+// ---- fast paths: row tiles on SIMD lanes (kernels/rows.h), bit-identical to the above ------
+
+namespace {
+
+struct QuantRows {
+  const QuantWeight* w;
+  Isa isa;
+  bool scaled;  // act-none: weights times their block scale, as the reference multiplies them
+  int64_t k, scale_cols;
+  float* sc;  // one row's block scales
+};
+
+void decode_quant_row(const void* ctx, int64_t r, float* dst) {
+  const auto& q = *static_cast<const QuantRows*>(ctx);
+  const bool fp4 = q.w->fp4();
+  const int64_t block = fp4 ? 32 : 128;
+  const int64_t srow = fp4 ? r : r / 128;
+  for (int64_t c = 0; c < q.k / block; ++c)
+    q.sc[c] = q.scaled ? scale_at(*q.w->scale, srow * q.scale_cols + c) : 1.0f;
+  if (fp4)
+    decode_fp4(q.isa, q.w->weight->data + r * (q.k / 2), q.k, q.sc, dst);
+  else
+    decode_fp8(q.isa, q.w->weight->data + r * q.k, q.k, q.sc, dst);
+}
+
+float quant_scale(const void* ctx, int64_t r, int64_t c) {
+  const auto& q = *static_cast<const QuantRows*>(ctx);
+  const int64_t srow = q.w->fp4() ? r : r / 128;
+  return scale_at(*q.w->scale, srow * q.scale_cols + c);
+}
+
+struct DenseRows {
+  const TensorView* w;
+  Isa isa;
+  int64_t k;
+};
+
+void decode_dense_row(const void* ctx, int64_t r, float* dst) {
+  const auto& d = *static_cast<const DenseRows*>(ctx);
+  if (d.w->dtype() == DType::BF16)
+    decode_bf16(d.isa, d.w->data + 2 * r * d.k, d.k, dst);
+  else
+    std::memcpy(dst, d.w->data + 4 * r * d.k, static_cast<size_t>(4 * d.k));
+}
+
+void run_rows(Isa isa, RowJob& job) {
+  const bool wide = isa == Isa::Avx512;
+  thread_local std::vector<float> scratch;
+  scratch.resize(static_cast<size_t>(row_scratch_floats(wide, job.k)));
+  job.scratch = scratch.data();
+  if (wide)
+    rows_avx512(job);
+  else
+    rows_avx2(job);
+}
+
+}  // namespace
+
+void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq,
+                  int64_t n0, int64_t n1, int64_t ldy) {
+  const Isa isa = active_isa();
+  const int64_t n = w.rows(), k = w.cols();
+  if (n1 < 0) n1 = n;
+  if (ldy < 0) ldy = n1 - n0;
+  if (isa == Isa::Scalar || k % 128 != 0) return linear_quant_ref(w, x, m, y, aq, n0, n1, ldy);
+  thread_local std::vector<float> xq, sc;
+  thread_local Fp8Activations qa;
+  RowJob job;
+  job.kind = w.fp4() ? RowJob::Kind::Fp4 : RowJob::Kind::Fp8;
+  job.k = k;
+  job.n0 = n0;
+  job.n1 = n1;
+  job.x = x;
+  job.m = m;
+  job.y = y;
+  job.ldy = ldy;
+  if (aq == ActQuant::Fp8) {
+    act_quant_fp8(x, m, k, qa);
+    const auto& t8 = fp8_table();
+    xq.resize(qa.codes.size());
+    for (size_t i = 0; i < xq.size(); ++i) xq[i] = t8[qa.codes[i]];
+    job.x = xq.data();
+    job.xs = qa.scales.data();
+  }
+  sc.resize(static_cast<size_t>(k / 32));
+  QuantRows ctx{&w, isa, aq != ActQuant::Fp8, k, w.scale->shape()[1], sc.data()};
+  job.decode_row = decode_quant_row;
+  job.scale = quant_scale;
+  job.ctx = &ctx;
+  run_rows(isa, job);
+}
+
+void linear_dense(const TensorView& w, const float* x, int64_t m, float* y) {
+  const Isa isa = active_isa();
+  if (isa == Isa::Scalar || (w.dtype() != DType::BF16 && w.dtype() != DType::F32))
+    return linear_dense_ref(w, x, m, y);
+  const int64_t n = w.shape()[0], k = w.shape()[1];
+  DenseRows ctx{&w, isa, k};
+  RowJob job;
+  job.kind = w.dtype() == DType::BF16 ? RowJob::Kind::Bf16 : RowJob::Kind::F32;
+  job.k = k;
+  job.n0 = 0;
+  job.n1 = n;
+  job.x = x;
+  job.m = m;
+  job.y = y;
+  job.ldy = n;
+  job.decode_row = decode_dense_row;
+  job.ctx = &ctx;
+  run_rows(isa, job);
 }
 
 }  // namespace dsv4

@@ -1,5 +1,5 @@
-// Linear layers over weights as stored in the checkpoint (spec §3.4, §3.5). Scalar reference
-// kernels: y[m][n] = sum_k x[m][k] * W[n][k] for rows n in [n0, n1), float32 accumulation.
+// Linear layers over weights as stored in the checkpoint (spec §3.4, §3.5):
+// y[m][n] = sum_k x[m][k] * W[n][k] for rows n in [n0, n1), float32 accumulation.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +29,12 @@ void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, Act
 
 // BF16 (or F32) weight [N, K], float32 math.
 void linear_dense(const TensorView& w, const float* x, int64_t m, float* y);
+
+// The scalar references of both (the fast versions above use the SIMD kernels of decode.h for the
+// active ISA, kernels/isa.h, and equal these up to the order of float additions).
+void linear_quant_ref(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq,
+                      int64_t n0 = 0, int64_t n1 = -1, int64_t ldy = -1);
+void linear_dense_ref(const TensorView& w, const float* x, int64_t m, float* y);
 
 // Reads element i of a BF16 or F32 tensor as float.
 float load_float(const TensorView& t, int64_t i);

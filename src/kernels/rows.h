@@ -1,0 +1,40 @@
+// Row-parallel linear layers, bit-identical to the scalar references of linear.cpp: a tile of
+// rows is decoded from the stored format, transposed, and multiplied with one input row at a
+// time, each SIMD lane owning one output row and adding its products in the reference's order
+// (sequential over k, per scale block, no fused multiply-add). So the fast kernels change speed,
+// never logits: prefill, decode, batching and every ISA give the same bits as the reference.
+// rows_impl.h holds the kernel once; rows_avx512.cpp and rows_avx2.cpp compile it per ISA.
+#pragma once
+
+#include <cstdint>
+
+namespace dsv4 {
+
+struct RowJob {
+  enum class Kind { Bf16, F32, Fp8, Fp4 };
+  Kind kind = Kind::Bf16;
+  int64_t k = 0;             // columns
+  int64_t n0 = 0, n1 = 0;    // rows computed
+  const float* x = nullptr;  // inputs [m][k] (FP8 codes decoded, under act-quant)
+  int64_t m = 0;
+  const float* xs = nullptr;  // act-quant: per-128 input scales [m][k/128]; null otherwise
+  float* y = nullptr;         // y[i * ldy + (r - n0)]
+  int64_t ldy = 0;
+  // Fills dst[0..k) with row r as floats: unscaled under act-quant, scaled otherwise.
+  void (*decode_row)(const void* ctx, int64_t r, float* dst) = nullptr;
+  // The weight scale of row r, block c (FP8: 128 columns, FP4: 32); act-quant only.
+  float (*scale)(const void* ctx, int64_t r, int64_t c) = nullptr;
+  const void* ctx = nullptr;
+  // Scratch: tile (rows x kp) + transposed tile (kp x rows) + per-lane scales, from
+  // row_scratch_floats().
+  float* scratch = nullptr;
+};
+
+// Rows per tile and the scratch a job needs, for an ISA's kernel.
+int64_t row_tile(bool avx512);
+int64_t row_scratch_floats(bool avx512, int64_t k);
+
+void rows_avx512(const RowJob& job);
+void rows_avx2(const RowJob& job);
+
+}  // namespace dsv4

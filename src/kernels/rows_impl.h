@@ -1,0 +1,95 @@
+// The row-tile kernel of rows.h, written once. The including file defines, in its own namespace,
+// `struct V` with: W (lanes), F (vector type), zero(), load(p), store(p, v), set1(f), add(a, b),
+// mul(a, b), lo(a, b) / hi(a, b) (full-width interleave of the first / second halves). Nothing
+// from the standard library is used here: this code is compiled with ISA flags, and a template
+// instantiated in it must not be picked by the linker for other code.
+
+inline int64_t imin(int64_t a, int64_t b) {
+  return a < b ? a : b;
+}
+
+// dst[c][r] = src[r][c] for a W x W block (strides in floats), by log2(W) perfect shuffles.
+inline void transpose_block(const float* src, int64_t ss, float* dst, int64_t ds) {
+  V::F r[V::W], t[V::W];
+  for (int i = 0; i < V::W; ++i) r[i] = V::load(src + i * ss);
+  for (int round = 1; round < V::W; round *= 2) {
+    for (int i = 0; i < V::W / 2; ++i) {
+      t[2 * i] = V::lo(r[i], r[i + V::W / 2]);
+      t[2 * i + 1] = V::hi(r[i], r[i + V::W / 2]);
+    }
+    for (int i = 0; i < V::W; ++i) r[i] = t[i];
+  }
+  for (int i = 0; i < V::W; ++i) V::store(dst + i * ds, r[i]);
+}
+
+constexpr int kVecs = 4;  // vectors of rows per tile: independent add chains
+constexpr int64_t kTile = kVecs * V::W;
+
+inline int64_t padded_k(int64_t k) {
+  return (k + V::W - 1) / V::W * V::W;
+}
+
+inline void run_rows(const RowJob& job) {
+  const int64_t k = job.k, kp = padded_k(k);
+  const bool blocks = job.kind == RowJob::Kind::Fp8 || job.kind == RowJob::Kind::Fp4;
+  const int64_t sub = job.kind == RowJob::Kind::Fp4 ? 32 : 128;
+  const int64_t nsub = blocks ? k / sub : 0;
+  float* tile = job.scratch;      // [kTile][kp]
+  float* tt = tile + kTile * kp;  // [kp][kTile]
+  float* ws = tt + kp * kTile;    // [nsub][kTile]
+  for (int64_t t0 = job.n0; t0 < job.n1; t0 += kTile) {
+    const int64_t rows = imin(kTile, job.n1 - t0);
+    for (int64_t l = 0; l < kTile; ++l) {
+      float* dst = tile + l * kp;
+      if (l < rows) {
+        job.decode_row(job.ctx, t0 + l, dst);
+        for (int64_t j = k; j < kp; ++j) dst[j] = 0;
+      } else {
+        for (int64_t j = 0; j < kp; ++j) dst[j] = 0;
+      }
+    }
+    if (job.xs)
+      for (int64_t c = 0; c < nsub; ++c)
+        for (int64_t l = 0; l < kTile; ++l)
+          ws[c * kTile + l] = l < rows ? job.scale(job.ctx, t0 + l, c) : 0.0f;
+    for (int64_t rb = 0; rb < kTile; rb += V::W)
+      for (int64_t cb = 0; cb < kp; cb += V::W)
+        transpose_block(tile + rb * kp + cb, kp, tt + cb * kTile + rb, kTile);
+
+    for (int64_t i = 0; i < job.m; ++i) {
+      const float* xi = job.x + i * k;
+      V::F acc[kVecs];
+      for (int v = 0; v < kVecs; ++v) acc[v] = V::zero();
+      if (!blocks) {  // dense: acc += x[j] * w[j], j = 0..k
+        for (int64_t j = 0; j < k; ++j) {
+          const V::F xb = V::set1(xi[j]);
+          const float* col = tt + j * kTile;
+          for (int v = 0; v < kVecs; ++v)
+            acc[v] = V::add(acc[v], V::mul(xb, V::load(col + v * V::W)));
+        }
+      } else {
+        for (int64_t c = 0; c < nsub; ++c) {
+          V::F part[kVecs];
+          for (int v = 0; v < kVecs; ++v) part[v] = V::zero();
+          for (int64_t j = c * sub; j < (c + 1) * sub; ++j) {
+            const V::F xb = V::set1(xi[j]);
+            const float* col = tt + j * kTile;
+            for (int v = 0; v < kVecs; ++v)
+              part[v] = V::add(part[v], V::mul(xb, V::load(col + v * V::W)));
+          }
+          if (job.xs) {  // acc += part * (x_scale * w_scale)
+            const V::F xsb = V::set1(job.xs[i * (k / 128) + (c * sub) / 128]);
+            for (int v = 0; v < kVecs; ++v)
+              acc[v] =
+                  V::add(acc[v], V::mul(part[v], V::mul(xsb, V::load(ws + c * kTile + v * V::W))));
+          } else {
+            for (int v = 0; v < kVecs; ++v) acc[v] = V::add(acc[v], part[v]);
+          }
+        }
+      }
+      float out[kTile];
+      for (int v = 0; v < kVecs; ++v) V::store(out + v * V::W, acc[v]);
+      for (int64_t l = 0; l < rows; ++l) job.y[i * job.ldy + (t0 + l - job.n0)] = out[l];
+    }
+  }
+}
