@@ -170,17 +170,17 @@ struct QuantRows {
   float* sc;  // one row's block scales
 };
 
-void decode_quant_row(const void* ctx, int64_t r, float* dst) {
+void decode_quant_row(const void* ctx, int64_t r, int64_t c0, int64_t n, float* dst) {
   const auto& q = *static_cast<const QuantRows*>(ctx);
   const bool fp4 = q.w->fp4();
   const int64_t block = fp4 ? 32 : 128;
   const int64_t srow = fp4 ? r : r / 128;
-  for (int64_t c = 0; c < q.k / block; ++c)
-    q.sc[c] = q.scaled ? scale_at(*q.w->scale, srow * q.scale_cols + c) : 1.0f;
+  for (int64_t c = 0; c < n / block; ++c)
+    q.sc[c] = q.scaled ? scale_at(*q.w->scale, srow * q.scale_cols + c0 / block + c) : 1.0f;
   if (fp4)
-    decode_fp4(q.isa, q.w->weight->data + r * (q.k / 2), q.k, q.sc, dst);
+    decode_fp4(q.isa, q.w->weight->data + r * (q.k / 2) + c0 / 2, n, q.sc, dst);
   else
-    decode_fp8(q.isa, q.w->weight->data + r * q.k, q.k, q.sc, dst);
+    decode_fp8(q.isa, q.w->weight->data + r * q.k + c0, n, q.sc, dst);
 }
 
 float quant_scale(const void* ctx, int64_t r, int64_t c) {
@@ -195,18 +195,18 @@ struct DenseRows {
   int64_t k;
 };
 
-void decode_dense_row(const void* ctx, int64_t r, float* dst) {
+void decode_dense_row(const void* ctx, int64_t r, int64_t c0, int64_t n, float* dst) {
   const auto& d = *static_cast<const DenseRows*>(ctx);
   if (d.w->dtype() == DType::BF16)
-    decode_bf16(d.isa, d.w->data + 2 * r * d.k, d.k, dst);
+    decode_bf16(d.isa, d.w->data + 2 * (r * d.k + c0), n, dst);
   else
-    std::memcpy(dst, d.w->data + 4 * r * d.k, static_cast<size_t>(4 * d.k));
+    std::memcpy(dst, d.w->data + 4 * (r * d.k + c0), static_cast<size_t>(4 * n));
 }
 
 void run_rows(Isa isa, RowJob& job) {
   const bool wide = isa == Isa::Avx512;
   thread_local std::vector<float> scratch;
-  scratch.resize(static_cast<size_t>(row_scratch_floats(wide, job.k)));
+  scratch.resize(static_cast<size_t>(row_scratch_floats(wide, job.k, job.m)));
   job.scratch = scratch.data();
   if (wide)
     rows_avx512(job);

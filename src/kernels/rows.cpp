@@ -12,10 +12,9 @@ int64_t row_tile(bool avx512) {
   return 4 * lanes(avx512);
 }
 
-int64_t row_scratch_floats(bool avx512, int64_t k) {
-  const int64_t w = lanes(avx512), tile = row_tile(avx512);
-  const int64_t kp = (k + w - 1) / w * w;
-  return 2 * tile * kp + (k / 32 + 1) * tile;
+int64_t row_scratch_floats(bool avx512, int64_t k, int64_t m) {
+  const int64_t tile = row_tile(avx512), chunk = 128;
+  return 2 * tile * chunk + (k / 32 + 1) * tile + m * tile;
 }
 
 }  // namespace dsv4

@@ -20,19 +20,20 @@ struct RowJob {
   const float* xs = nullptr;  // act-quant: per-128 input scales [m][k/128]; null otherwise
   float* y = nullptr;         // y[i * ldy + (r - n0)]
   int64_t ldy = 0;
-  // Fills dst[0..k) with row r as floats: unscaled under act-quant, scaled otherwise.
-  void (*decode_row)(const void* ctx, int64_t r, float* dst) = nullptr;
+  // Fills dst[0..n) with columns c0..c0+n of row r as floats: unscaled under act-quant, scaled
+  // otherwise (c0 and n multiples of the scale block, except for the tail of a dense row).
+  void (*decode_row)(const void* ctx, int64_t r, int64_t c0, int64_t n, float* dst) = nullptr;
   // The weight scale of row r, block c (FP8: 128 columns, FP4: 32); act-quant only.
   float (*scale)(const void* ctx, int64_t r, int64_t c) = nullptr;
   const void* ctx = nullptr;
-  // Scratch: tile (rows x kp) + transposed tile (kp x rows) + per-lane scales, from
-  // row_scratch_floats().
+  // Scratch from row_scratch_floats(): a tile of decoded columns, its transpose, per-lane scales
+  // and the running sums of every input.
   float* scratch = nullptr;
 };
 
 // Rows per tile and the scratch a job needs, for an ISA's kernel.
 int64_t row_tile(bool avx512);
-int64_t row_scratch_floats(bool avx512, int64_t k);
+int64_t row_scratch_floats(bool avx512, int64_t k, int64_t m);
 
 void rows_avx512(const RowJob& job);
 void rows_avx2(const RowJob& job);

@@ -24,72 +24,77 @@ inline void transpose_block(const float* src, int64_t ss, float* dst, int64_t ds
 
 constexpr int kVecs = 4;  // vectors of rows per tile: independent add chains
 constexpr int64_t kTile = kVecs * V::W;
-
-inline int64_t padded_k(int64_t k) {
-  return (k + V::W - 1) / V::W * V::W;
-}
+constexpr int64_t kChunk = 128;  // columns decoded at a time: the tile stays in L1/L2
 
 inline void run_rows(const RowJob& job) {
-  const int64_t k = job.k, kp = padded_k(k);
+  const int64_t k = job.k;
   const bool blocks = job.kind == RowJob::Kind::Fp8 || job.kind == RowJob::Kind::Fp4;
   const int64_t sub = job.kind == RowJob::Kind::Fp4 ? 32 : 128;
   const int64_t nsub = blocks ? k / sub : 0;
-  float* tile = job.scratch;      // [kTile][kp]
-  float* tt = tile + kTile * kp;  // [kp][kTile]
-  float* ws = tt + kp * kTile;    // [nsub][kTile]
+  float* tile = job.scratch;              // [kTile][kChunk]
+  float* tt = tile + kTile * kChunk;      // [kChunk][kTile]
+  float* ws = tt + kChunk * kTile;        // [nsub][kTile]
+  float* accs = ws + (nsub + 1) * kTile;  // [m][kTile]: running sums across chunks
   for (int64_t t0 = job.n0; t0 < job.n1; t0 += kTile) {
     const int64_t rows = imin(kTile, job.n1 - t0);
-    for (int64_t l = 0; l < kTile; ++l) {
-      float* dst = tile + l * kp;
-      if (l < rows) {
-        job.decode_row(job.ctx, t0 + l, dst);
-        for (int64_t j = k; j < kp; ++j) dst[j] = 0;
-      } else {
-        for (int64_t j = 0; j < kp; ++j) dst[j] = 0;
-      }
-    }
     if (job.xs)
       for (int64_t c = 0; c < nsub; ++c)
         for (int64_t l = 0; l < kTile; ++l)
           ws[c * kTile + l] = l < rows ? job.scale(job.ctx, t0 + l, c) : 0.0f;
-    for (int64_t rb = 0; rb < kTile; rb += V::W)
-      for (int64_t cb = 0; cb < kp; cb += V::W)
-        transpose_block(tile + rb * kp + cb, kp, tt + cb * kTile + rb, kTile);
-
-    for (int64_t i = 0; i < job.m; ++i) {
-      const float* xi = job.x + i * k;
-      V::F acc[kVecs];
-      for (int v = 0; v < kVecs; ++v) acc[v] = V::zero();
-      if (!blocks) {  // dense: acc += x[j] * w[j], j = 0..k
-        for (int64_t j = 0; j < k; ++j) {
-          const V::F xb = V::set1(xi[j]);
-          const float* col = tt + j * kTile;
-          for (int v = 0; v < kVecs; ++v)
-            acc[v] = V::add(acc[v], V::mul(xb, V::load(col + v * V::W)));
+    for (int64_t i = 0; i < job.m * kTile; ++i) accs[i] = 0;
+    for (int64_t c0 = 0; c0 < k; c0 += kChunk) {
+      const int64_t kw = imin(kChunk, k - c0), kwp = (kw + V::W - 1) / V::W * V::W;
+      for (int64_t l = 0; l < kTile; ++l) {
+        float* dst = tile + l * kChunk;
+        int64_t j = 0;
+        if (l < rows) {
+          job.decode_row(job.ctx, t0 + l, c0, kw, dst);
+          j = kw;
         }
-      } else {
-        for (int64_t c = 0; c < nsub; ++c) {
-          V::F part[kVecs];
-          for (int v = 0; v < kVecs; ++v) part[v] = V::zero();
-          for (int64_t j = c * sub; j < (c + 1) * sub; ++j) {
+        for (; j < kwp; ++j) dst[j] = 0;
+      }
+      for (int64_t rb = 0; rb < kTile; rb += V::W)
+        for (int64_t cb = 0; cb < kwp; cb += V::W)
+          transpose_block(tile + rb * kChunk + cb, kChunk, tt + cb * kTile + rb, kTile);
+
+      for (int64_t i = 0; i < job.m; ++i) {
+        const float* xi = job.x + i * k + c0;
+        float* acc_i = accs + i * kTile;
+        V::F acc[kVecs];
+        for (int v = 0; v < kVecs; ++v) acc[v] = V::load(acc_i + v * V::W);
+        if (!blocks) {  // dense: acc += x[j] * w[j], j = 0..k
+          for (int64_t j = 0; j < kw; ++j) {
             const V::F xb = V::set1(xi[j]);
             const float* col = tt + j * kTile;
             for (int v = 0; v < kVecs; ++v)
-              part[v] = V::add(part[v], V::mul(xb, V::load(col + v * V::W)));
+              acc[v] = V::add(acc[v], V::mul(xb, V::load(col + v * V::W)));
           }
-          if (job.xs) {  // acc += part * (x_scale * w_scale)
-            const V::F xsb = V::set1(job.xs[i * (k / 128) + (c * sub) / 128]);
-            for (int v = 0; v < kVecs; ++v)
-              acc[v] =
-                  V::add(acc[v], V::mul(part[v], V::mul(xsb, V::load(ws + c * kTile + v * V::W))));
-          } else {
-            for (int v = 0; v < kVecs; ++v) acc[v] = V::add(acc[v], part[v]);
+        } else {
+          for (int64_t cs = 0; cs < kw; cs += sub) {
+            const int64_t c = (c0 + cs) / sub;  // block index in the row
+            V::F part[kVecs];
+            for (int v = 0; v < kVecs; ++v) part[v] = V::zero();
+            for (int64_t j = cs; j < cs + sub; ++j) {
+              const V::F xb = V::set1(xi[j]);
+              const float* col = tt + j * kTile;
+              for (int v = 0; v < kVecs; ++v)
+                part[v] = V::add(part[v], V::mul(xb, V::load(col + v * V::W)));
+            }
+            if (job.xs) {  // acc += part * (x_scale * w_scale)
+              const V::F xsb = V::set1(job.xs[i * (k / 128) + (c * sub) / 128]);
+              for (int v = 0; v < kVecs; ++v)
+                acc[v] = V::add(acc[v],
+                                V::mul(part[v], V::mul(xsb, V::load(ws + c * kTile + v * V::W))));
+            } else {
+              for (int v = 0; v < kVecs; ++v) acc[v] = V::add(acc[v], part[v]);
+            }
           }
         }
+        for (int v = 0; v < kVecs; ++v) V::store(acc_i + v * V::W, acc[v]);
       }
-      float out[kTile];
-      for (int v = 0; v < kVecs; ++v) V::store(out + v * V::W, acc[v]);
-      for (int64_t l = 0; l < rows; ++l) job.y[i * job.ldy + (t0 + l - job.n0)] = out[l];
     }
+    for (int64_t i = 0; i < job.m; ++i)
+      for (int64_t l = 0; l < rows; ++l)
+        job.y[i * job.ldy + (t0 + l - job.n0)] = accs[i * kTile + l];
   }
 }
