@@ -13,7 +13,7 @@ int64_t row_tile(bool avx512) {
 }
 
 int64_t row_scratch_floats(bool avx512, int64_t k, int64_t m) {
-  const int64_t tile = row_tile(avx512), chunk = 128;
+  const int64_t tile = row_tile(avx512), chunk = 512;
   return 2 * tile * chunk + (k / 32 + 1) * tile + m * tile;
 }
 
