@@ -53,7 +53,14 @@ void load_row(const TensorView& w, int64_t r, int64_t k, float* out) {
 }
 
 float scale_at(const TensorView& s, int64_t i) {
-  if (s.dtype() == DType::F8_E8M0) return e8m0_to_f32(s.data[i]);
+  if (s.dtype() == DType::F8_E8M0) {
+    const uint8_t e = s.data[i];
+    if (e == 0 || e == 0xFF) return e8m0_to_f32(e);
+    const uint32_t bits = static_cast<uint32_t>(e) << 23;  // 2^(e-127), a normal float
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
   return s.load<float>(static_cast<uint64_t>(i));
 }
 
@@ -183,10 +190,14 @@ void decode_quant_row(const void* ctx, int64_t r, int64_t c0, int64_t n, float* 
     decode_fp8(q.isa, q.w->weight->data + r * q.k + c0, n, q.sc, dst);
 }
 
-float quant_scale(const void* ctx, int64_t r, int64_t c) {
+void quant_scales(const void* ctx, int64_t r0, int64_t rows, int64_t nsub, int64_t stride,
+                  float* dst) {
   const auto& q = *static_cast<const QuantRows*>(ctx);
-  const int64_t srow = q.w->fp4() ? r : r / 128;
-  return scale_at(*q.w->scale, srow * q.scale_cols + c);
+  for (int64_t l = 0; l < rows; ++l) {
+    const int64_t srow = q.w->fp4() ? r0 + l : (r0 + l) / 128;
+    for (int64_t c = 0; c < nsub; ++c)
+      dst[c * stride + l] = scale_at(*q.w->scale, srow * q.scale_cols + c);
+  }
 }
 
 struct DenseRows {
@@ -245,7 +256,7 @@ void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, Act
   sc.resize(static_cast<size_t>(k / 32));
   QuantRows ctx{&w, isa, aq != ActQuant::Fp8, k, w.scale->shape()[1], sc.data()};
   job.decode_row = decode_quant_row;
-  job.scale = quant_scale;
+  job.scales = quant_scales;
   job.ctx = &ctx;
   run_rows(isa, job);
 }

@@ -23,8 +23,10 @@ struct RowJob {
   // Fills dst[0..n) with columns c0..c0+n of row r as floats: unscaled under act-quant, scaled
   // otherwise (c0 and n multiples of the scale block, except for the tail of a dense row).
   void (*decode_row)(const void* ctx, int64_t r, int64_t c0, int64_t n, float* dst) = nullptr;
-  // The weight scale of row r, block c (FP8: 128 columns, FP4: 32); act-quant only.
-  float (*scale)(const void* ctx, int64_t r, int64_t c) = nullptr;
+  // dst[c * stride + l] = the weight scale of row r0 + l, block c (FP8: 128 columns, FP4: 32),
+  // for l < rows and c < nsub; act-quant only.
+  void (*scales)(const void* ctx, int64_t r0, int64_t rows, int64_t nsub, int64_t stride,
+                 float* dst) = nullptr;
   const void* ctx = nullptr;
   // Scratch from row_scratch_floats(): a tile of decoded columns, its transpose, per-lane scales
   // and the running sums of every input.

@@ -43,10 +43,10 @@ inline void run_rows(const RowJob& job) {
   float* accs = ws + (nsub + 1) * kTile;  // [m][kTile]: running sums across chunks
   for (int64_t t0 = job.n0; t0 < job.n1; t0 += kTile) {
     const int64_t rows = imin(kTile, job.n1 - t0);
-    if (job.xs)
-      for (int64_t c = 0; c < nsub; ++c)
-        for (int64_t l = 0; l < kTile; ++l)
-          ws[c * kTile + l] = l < rows ? job.scale(job.ctx, t0 + l, c) : 0.0f;
+    if (job.xs) {
+      for (int64_t i = 0; i < nsub * kTile; ++i) ws[i] = 0;
+      job.scales(job.ctx, t0, rows, nsub, kTile, ws);
+    }
     for (int64_t i = 0; i < job.m * kTile; ++i) accs[i] = 0;
     for (int64_t c0 = 0; c0 < k; c0 += kChunk) {
       const int64_t kw = imin(kChunk, k - c0), kwp = (kw + V::W - 1) / V::W * V::W;
