@@ -278,6 +278,7 @@ void linear_dense(const TensorView& w, const float* x, int64_t m, float* y) {
   job.ldy = n;
   job.decode_row = decode_dense_row;
   job.ctx = &ctx;
+  if (w.dtype() == DType::BF16) job.bf16 = w.data;
   run_rows(isa, job);
 }
 

@@ -28,6 +28,8 @@ struct RowJob {
   void (*scales)(const void* ctx, int64_t r0, int64_t rows, int64_t nsub, int64_t stride,
                  float* dst) = nullptr;
   const void* ctx = nullptr;
+  // BF16 weights [n][k] as stored: decoded and transposed in registers instead of decode_row.
+  const uint8_t* bf16 = nullptr;
   // Scratch from row_scratch_floats(): a tile of decoded columns, its transpose, per-lane scales
   // and the running sums of every input.
   float* scratch = nullptr;

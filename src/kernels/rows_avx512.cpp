@@ -2,6 +2,12 @@
 // -ffp-contract=off (CMakeLists.txt): called only when the CPU has AVX-512.
 #include <immintrin.h>
 
+// GCC 12 reports the _mm512_undefined_*() placeholders inside its own intrinsics as
+// maybe-uninitialized (a known false positive).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include "kernels/rows.h"
 
 namespace dsv4 {
@@ -17,6 +23,10 @@ struct V {
   static F set1(float f) { return _mm512_set1_ps(f); }
   static F add(F a, F b) { return _mm512_add_ps(a, b); }
   static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F bf16(const uint8_t* p) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
   static F lo(F a, F b) {
     return _mm512_permutex2var_ps(
         a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
