@@ -3,6 +3,7 @@
 // with ragged edges, for every ISA this CPU has.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -130,8 +131,8 @@ TEST(Kernels, LinearQuantMatchesReference) {
   std::normal_distribution<float> nd(0, 2);
   for (bool fp4 : {false, true})
     for (int64_t n : {1, 37, 200})
-      for (int64_t k : {128, 384})
-        for (int64_t m : {1, 3})
+      for (int64_t k : {128, 384, 1024})
+        for (int64_t m : {1, 3, 6, 21})  // every tile shape of matmul_impl.h, and two input blocks
           for (ActQuant aq : {ActQuant::None, ActQuant::Fp8}) {
             Tensor w = fp4 ? random_tensor(DType::I8, {n, k / 2}, rng)
                            : random_tensor(DType::F8_E4M3, {n, k}, rng);
@@ -144,12 +145,15 @@ TEST(Kernels, LinearQuantMatchesReference) {
             // A sub-range of rows into a wider output, as the grouped wo_a uses it.
             const int64_t n0 = n / 3, n1 = n, ldy = n + 5;
             std::vector<float> got(static_cast<size_t>(m * ldy), 0), want(got);
-            linear_quant(q, x.data(), m, got.data(), aq, n0, n1, ldy);
             linear_quant_ref(q, x.data(), m, want.data(), aq, n0, n1, ldy);
-            SCOPED_TRACE(testing::Message() << "fp4=" << fp4 << " n=" << n << " k=" << k
-                                            << " m=" << m << " act-fp8=" << (aq == ActQuant::Fp8)
-                                            << " isa=" << isa_name(active_isa()));
-            expect_same(got, want, "linear_quant");
+            for (Isa isa : isas()) {
+              std::fill(got.begin(), got.end(), 0.0f);
+              linear_quant_isa(isa, q, x.data(), m, got.data(), aq, n0, n1, ldy);
+              SCOPED_TRACE(testing::Message()
+                           << "fp4=" << fp4 << " n=" << n << " k=" << k << " m=" << m
+                           << " act-fp8=" << (aq == ActQuant::Fp8) << " isa=" << isa_name(isa));
+              expect_same(got, want, "linear_quant");
+            }
           }
 }
 
@@ -159,7 +163,7 @@ TEST(Kernels, LinearDenseMatchesReference) {
   for (DType dt : {DType::BF16, DType::F32})
     for (int64_t n : {1, 9, 64})
       for (int64_t k : {3, 16, 100, 256})
-        for (int64_t m : {1, 4}) {
+        for (int64_t m : {1, 2, 7}) {
           // F32 tensors in real files can sit at odd offsets: test an unaligned one.
           Tensor w = random_tensor(dt, {n, k}, rng, dt == DType::F32 ? 1 : 0);
           std::vector<uint8_t> shifted(w.bytes.size() + 1);
@@ -168,10 +172,14 @@ TEST(Kernels, LinearDenseMatchesReference) {
           std::vector<float> x(static_cast<size_t>(m * k));
           for (auto& e : x) e = nd(rng);
           std::vector<float> got(static_cast<size_t>(m * n)), want(got);
-          linear_dense(v, x.data(), m, got.data());
           linear_dense_ref(v, x.data(), m, want.data());
-          SCOPED_TRACE(testing::Message() << dtype_name(dt) << " n=" << n << " k=" << k);
-          expect_same(got, want, "linear_dense");
+          for (Isa isa : isas()) {
+            std::fill(got.begin(), got.end(), 0.0f);
+            linear_dense_isa(isa, v, x.data(), m, got.data());
+            SCOPED_TRACE(testing::Message() << dtype_name(dt) << " n=" << n << " k=" << k
+                                            << " m=" << m << " isa=" << isa_name(isa));
+            expect_same(got, want, "linear_dense");
+          }
         }
 }
 

@@ -1,13 +1,14 @@
 #include "kernels/linear.h"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
-#include "kernels/decode.h"
 #include "kernels/isa.h"
+#include "kernels/matmul.h"
 #include "kernels/ops.h"
-#include "kernels/rows.h"
 #include "numeric/formats.h"
 #include "util/error.h"
 
@@ -89,6 +90,19 @@ void load_floats(const TensorView& t, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = load_float(t, i);
 }
 
+namespace {
+
+constexpr int kLanes = 16;
+
+// The lane tree of linear.h.
+float lane_sum(float* lane) {
+  for (int h = kLanes / 2; h >= 1; h /= 2)
+    for (int l = 0; l < h; ++l) lane[l] = lane[l] + lane[l + h];
+  return lane[0];
+}
+
+}  // namespace
+
 void linear_quant_ref(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq,
                       int64_t n0, int64_t n1, int64_t ldy) {
   const int64_t n = w.rows(), k = w.cols();
@@ -108,14 +122,13 @@ void linear_quant_ref(const QuantWeight& w, const float* x, int64_t m, float* y,
     xq.resize(qa.codes.size());
     for (size_t i = 0; i < xq.size(); ++i) xq[i] = t8[qa.codes[i]];
   }
-  // Sub-block width over which products are summed before scaling: the weight's scale block
-  // along K (128 for FP8, 32 for FP4).
+  // The weight's scale block along K: 128 columns for FP8, 32 for FP4.
   const int64_t sub = fp4 ? 32 : 128;
   const int64_t n_sub = (k + sub - 1) / sub;
   std::vector<float> wsc(static_cast<size_t>(n_sub));
 
   for (int64_t r = n0; r < n1; ++r) {
-    // Unscaled weight values of row r and the scale of each sub-block.
+    // Unscaled weight values of row r and the scale of each block.
     if (fp4) {
       const uint8_t* b = w.weight->data + r * (k / 2);
       const auto& t4 = fp4_pair_table();
@@ -127,26 +140,23 @@ void linear_quant_ref(const QuantWeight& w, const float* x, int64_t m, float* y,
       const uint8_t* b = w.weight->data + r * k;
       for (int64_t j = 0; j < k; ++j) wrow[j] = t8[b[j]];
     }
-    for (int64_t c = 0; c < n_sub; ++c)  // scale of each sub-block of row r
+    for (int64_t c = 0; c < n_sub; ++c)
       wsc[c] = fp4 ? scale_at(*w.scale, r * scale_cols + c)
                    : scale_at(*w.scale, (r / 128) * scale_cols + c);
     for (int64_t i = 0; i < m; ++i) {
-      float acc = 0;
-      for (int64_t c = 0; c * sub < k; ++c) {
+      const float* xr = aq == ActQuant::Fp8 ? xq.data() + i * k : x + i * k;
+      float lane[kLanes] = {};
+      for (int64_t c = 0; c < n_sub; ++c) {
         const int64_t c0 = c * sub, c1 = std::min(k, c0 + sub);
-        float part = 0;
-        if (aq == ActQuant::Fp8) {
-          const float* xr = xq.data() + i * k;
-          for (int64_t j = c0; j < c1; ++j) part += xr[j] * wrow[j];
-          acc += part * (qa.scales[i * kb128 + c0 / 128] * wsc[c]);
-        } else {
-          const float* xr = x + i * k;
-          const float s = wsc[c];
-          for (int64_t j = c0; j < c1; ++j) part += xr[j] * (wrow[j] * s);
-          acc += part;
+        float part[kLanes] = {};
+        for (int64_t j = c0; j < c1; ++j) {
+          const int64_t l = fp4 ? ((j - c0) / 2) % kLanes : (j - c0) % kLanes;
+          part[l] = std::fmaf(xr[j], wrow[j], part[l]);
         }
+        const float s = aq == ActQuant::Fp8 ? wsc[c] * qa.scales[i * kb128 + c0 / 128] : wsc[c];
+        for (int l = 0; l < kLanes; ++l) lane[l] = std::fmaf(part[l], s, lane[l]);
       }
-      y[i * ldy + (r - n0)] = acc;
+      y[i * ldy + (r - n0)] = lane_sum(lane);
     }
   }
 }
@@ -158,128 +168,111 @@ void linear_dense_ref(const TensorView& w, const float* x, int64_t m, float* y) 
     load_row(w, r, k, wrow.data());
     for (int64_t i = 0; i < m; ++i) {
       const float* xr = x + i * k;
-      float acc = 0;
-      for (int64_t j = 0; j < k; ++j) acc += xr[j] * wrow[j];
-      y[i * n + r] = acc;
+      float lane[kLanes] = {};
+      for (int64_t j = 0; j < k; ++j)
+        lane[j % kLanes] = std::fmaf(xr[j], wrow[j], lane[j % kLanes]);
+      y[i * n + r] = lane_sum(lane);
     }
   }
 }
 
-// ---- fast paths: row tiles on SIMD lanes (kernels/rows.h), bit-identical to the above ------
+// ---- fast paths: kernels/matmul.h, bit-identical to the above ------------------------------
 
 namespace {
 
-struct QuantRows {
-  const QuantWeight* w;
-  Isa isa;
-  bool scaled;  // act-none: weights times their block scale, as the reference multiplies them
-  int64_t k, scale_cols;
-  float* sc;  // one row's block scales
-};
-
-void decode_quant_row(const void* ctx, int64_t r, int64_t c0, int64_t n, float* dst) {
-  const auto& q = *static_cast<const QuantRows*>(ctx);
-  const bool fp4 = q.w->fp4();
-  const int64_t block = fp4 ? 32 : 128;
-  const int64_t srow = fp4 ? r : r / 128;
-  for (int64_t c = 0; c < n / block; ++c)
-    q.sc[c] = q.scaled ? scale_at(*q.w->scale, srow * q.scale_cols + c0 / block + c) : 1.0f;
-  if (fp4)
-    decode_fp4(q.isa, q.w->weight->data + r * (q.k / 2) + c0 / 2, n, q.sc, dst);
-  else
-    decode_fp8(q.isa, q.w->weight->data + r * q.k + c0, n, q.sc, dst);
-}
-
-void quant_scales(const void* ctx, int64_t r0, int64_t rows, int64_t nsub, int64_t stride,
-                  float* dst) {
-  const auto& q = *static_cast<const QuantRows*>(ctx);
-  for (int64_t l = 0; l < rows; ++l) {
-    const int64_t srow = q.w->fp4() ? r0 + l : (r0 + l) / 128;
-    for (int64_t c = 0; c < nsub; ++c)
-      dst[c * stride + l] = scale_at(*q.w->scale, srow * q.scale_cols + c);
-  }
-}
-
-struct DenseRows {
-  const TensorView* w;
-  Isa isa;
-  int64_t k;
-};
-
-void decode_dense_row(const void* ctx, int64_t r, int64_t c0, int64_t n, float* dst) {
-  const auto& d = *static_cast<const DenseRows*>(ctx);
-  if (d.w->dtype() == DType::BF16)
-    decode_bf16(d.isa, d.w->data + 2 * (r * d.k + c0), n, dst);
-  else
-    std::memcpy(dst, d.w->data + 4 * (r * d.k + c0), static_cast<size_t>(4 * n));
-}
-
-void run_rows(Isa isa, RowJob& job) {
-  const bool wide = isa == Isa::Avx512;
+void run_matmul(Isa isa, MatmulJob& job) {
   thread_local std::vector<float> scratch;
-  scratch.resize(static_cast<size_t>(row_scratch_floats(wide, job.k, job.m)));
+  scratch.resize(static_cast<size_t>(matmul_scratch_floats(job.k)));
   job.scratch = scratch.data();
-  if (wide)
-    rows_avx512(job);
+  if (isa == Isa::Avx512)
+    matmul_avx512(job);
   else
-    rows_avx2(job);
+    matmul_avx2(job);
 }
 
 }  // namespace
 
-void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq,
-                  int64_t n0, int64_t n1, int64_t ldy) {
-  const Isa isa = active_isa();
+void linear_quant_isa(Isa isa, const QuantWeight& w, const float* x, int64_t m, float* y,
+                      ActQuant aq, int64_t n0, int64_t n1, int64_t ldy) {
   const int64_t n = w.rows(), k = w.cols();
   if (n1 < 0) n1 = n;
   if (ldy < 0) ldy = n1 - n0;
   if (isa == Isa::Scalar || k % 128 != 0) return linear_quant_ref(w, x, m, y, aq, n0, n1, ldy);
-  thread_local std::vector<float> xq, sc;
+  const bool fp4 = w.fp4();
+  const int64_t sub = fp4 ? 32 : 128, nsub = k / sub;
+  // The kernel's input layout (matmul.h): FP8 inputs times 256 (exact: a power of two, as long as
+  // |x| < 2^120; the FP8 decoder yields weight / 256, so the products are unchanged); FP4 inputs
+  // with each 32-column block split into its even then its odd columns.
+  thread_local std::vector<float> xp, xs;
   thread_local Fp8Activations qa;
-  RowJob job;
-  job.kind = w.fp4() ? RowJob::Kind::Fp4 : RowJob::Kind::Fp8;
-  job.k = k;
-  job.n0 = n0;
-  job.n1 = n1;
-  job.x = x;
-  job.m = m;
-  job.y = y;
-  job.ldy = ldy;
+  const float* src = x;
   if (aq == ActQuant::Fp8) {
     act_quant_fp8(x, m, k, qa);
     const auto& t8 = fp8_table();
-    xq.resize(qa.codes.size());
-    for (size_t i = 0; i < xq.size(); ++i) xq[i] = t8[qa.codes[i]];
-    job.x = xq.data();
-    job.xs = qa.scales.data();
+    xp.resize(qa.codes.size());
+    for (size_t i = 0; i < xp.size(); ++i) xp[i] = t8[qa.codes[i]];
+    src = xp.data();
+  } else {
+    xp.assign(x, x + m * k);
   }
-  sc.resize(static_cast<size_t>(k / 32));
-  QuantRows ctx{&w, isa, aq != ActQuant::Fp8, k, w.scale->shape()[1], sc.data()};
-  job.decode_row = decode_quant_row;
-  job.scales = quant_scales;
-  job.ctx = &ctx;
-  run_rows(isa, job);
+  if (fp4) {
+    std::vector<float> block(32);
+    for (int64_t b = 0; b < m * k; b += 32) {
+      for (int l = 0; l < 16; ++l) {
+        block[l] = src[b + 2 * l];
+        block[16 + l] = src[b + 2 * l + 1];
+      }
+      std::copy(block.begin(), block.end(), xp.begin() + b);
+    }
+  } else {
+    for (int64_t j = 0; j < m * k; ++j) xp[j] = src[j] * 256.0f;
+  }
+  xs.resize(static_cast<size_t>(m * nsub));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t c = 0; c < nsub; ++c)
+      xs[i * nsub + c] = aq == ActQuant::Fp8 ? qa.scales[i * (k / 128) + (c * sub) / 128] : 1.0f;
+
+  MatmulJob job;
+  job.kind = fp4 ? MatmulJob::Kind::Fp4 : MatmulJob::Kind::Fp8;
+  job.k = k;
+  job.n0 = n0;
+  job.n1 = n1;
+  job.w = w.weight->data;
+  job.ws = w.scale->data;
+  job.ws_e8m0 = w.scale->dtype() == DType::F8_E8M0;
+  job.ws_cols = w.scale->shape()[1];
+  job.x = xp.data();
+  job.m = m;
+  job.xs = xs.data();
+  job.y = y;
+  job.ldy = ldy;
+  run_matmul(isa, job);
 }
 
-void linear_dense(const TensorView& w, const float* x, int64_t m, float* y) {
-  const Isa isa = active_isa();
+void linear_dense_isa(Isa isa, const TensorView& w, const float* x, int64_t m, float* y) {
   if (isa == Isa::Scalar || (w.dtype() != DType::BF16 && w.dtype() != DType::F32))
     return linear_dense_ref(w, x, m, y);
   const int64_t n = w.shape()[0], k = w.shape()[1];
-  DenseRows ctx{&w, isa, k};
-  RowJob job;
-  job.kind = w.dtype() == DType::BF16 ? RowJob::Kind::Bf16 : RowJob::Kind::F32;
+  MatmulJob job;
+  job.kind = w.dtype() == DType::BF16 ? MatmulJob::Kind::Bf16 : MatmulJob::Kind::F32;
   job.k = k;
   job.n0 = 0;
   job.n1 = n;
+  job.w = w.data;
   job.x = x;
   job.m = m;
   job.y = y;
   job.ldy = n;
-  job.decode_row = decode_dense_row;
-  job.ctx = &ctx;
-  if (w.dtype() == DType::BF16) job.bf16 = w.data;
-  run_rows(isa, job);
+  run_matmul(isa, job);
+}
+
+void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq,
+                  int64_t n0, int64_t n1, int64_t ldy) {
+  linear_quant_isa(active_isa(), w, x, m, y, aq, n0, n1, ldy);
+}
+
+void linear_dense(const TensorView& w, const float* x, int64_t m, float* y) {
+  linear_dense_isa(active_isa(), w, x, m, y);
 }
 
 }  // namespace dsv4

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "io/safetensors.h"
+#include "kernels/isa.h"
 
 namespace dsv4 {
 
@@ -30,11 +31,26 @@ void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, Act
 // BF16 (or F32) weight [N, K], float32 math.
 void linear_dense(const TensorView& w, const float* x, int64_t m, float* y);
 
-// The scalar references of both (the fast versions above use the SIMD kernels of decode.h for the
-// active ISA, kernels/isa.h, and equal these up to the order of float additions).
+// The scalar references of both. They fix the order of every float operation, and the fast
+// kernels (kernels/matmul.h, for the active ISA of kernels/isa.h) follow it exactly, so every ISA,
+// prefill and decode give the same bits. The "lane order": each output is a sum over 16 lanes.
+//   - Dense (BF16 / F32): column j goes to lane j % 16; lane += x[j] * w[j] (fused, fmaf) for
+//     increasing j.
+//   - FP8 / FP4, per block of the weight scale (128 columns / 32): part[lane] is the fused sum of
+//     the block's products in lane order (FP8: column j of the block in lane j % 16; FP4: lane l
+//     gets columns 2l then 2l + 1, as the bytes pack them), then lane += part[lane] * s, fused,
+//     with s = x_scale * w_scale (act-quant FP8) or w_scale (none).
+//   - The 16 lanes are added as a tree: lane[l] += lane[l + h] for h = 8, 4, 2, 1; lane 0 is y.
+// With act-quant FP8 every product is exact (FP8 x FP8/FP4 values, power-of-two scales), so only
+// the additions round, as in DeepSeek's kernels, whose order within a block is the GPU's.
 void linear_quant_ref(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq,
                       int64_t n0 = 0, int64_t n1 = -1, int64_t ldy = -1);
 void linear_dense_ref(const TensorView& w, const float* x, int64_t m, float* y);
+
+// The fast versions with an explicit ISA (the ones above use active_isa()); for tests.
+void linear_quant_isa(Isa isa, const QuantWeight& w, const float* x, int64_t m, float* y,
+                      ActQuant aq, int64_t n0 = 0, int64_t n1 = -1, int64_t ldy = -1);
+void linear_dense_isa(Isa isa, const TensorView& w, const float* x, int64_t m, float* y);
 
 // Reads element i of a BF16 or F32 tensor as float.
 float load_float(const TensorView& t, int64_t i);

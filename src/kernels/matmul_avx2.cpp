@@ -1,0 +1,89 @@
+// matmul_impl.h for AVX2: the 16 lanes are two ymm registers (lanes 0-7 in a, 8-15 in b).
+// Compiled with -mavx2 -mfma -mf16c (CMakeLists.txt); called only when the CPU has them.
+#include <immintrin.h>
+
+#include "kernels/matmul.h"
+
+namespace dsv4 {
+namespace simd_avx2 {
+namespace {
+
+struct V {
+  struct F {
+    __m256 a, b;
+  };
+  static F zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
+  static F load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
+  static void store(float* p, F v) {
+    _mm256_storeu_ps(p, v.a);
+    _mm256_storeu_ps(p + 8, v.b);
+  }
+  static F bcast(const float* p) {
+    const __m256 s = _mm256_broadcast_ss(p);
+    return {s, s};
+  }
+  static F fma(F x, F y, F z) {
+    return {_mm256_fmadd_ps(x.a, y.a, z.a), _mm256_fmadd_ps(x.b, y.b, z.b)};
+  }
+  static F mul(F x, F y) { return {_mm256_mul_ps(x.a, y.a), _mm256_mul_ps(x.b, y.b)}; }
+  static __m128i load8(const uint8_t* p) {
+    return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  }
+  static __m128i load16(const uint8_t* p) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  }
+  static __m256 bf16_8(const uint8_t* p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load16(p)), 16));
+  }
+  static F bf16(const uint8_t* p) { return {bf16_8(p), bf16_8(p + 16)}; }
+  static F f32(const uint8_t* p) { return load(reinterpret_cast<const float*>(p)); }
+  // As the AVX-512 version: e4m3 bits shifted into an f16, sign moved from bit 14 to 15.
+  static F fp8(const uint8_t* p) {
+    const __m256i t = _mm256_slli_epi16(_mm256_cvtepu8_epi16(load16(p)), 7);
+    const __m256i h = _mm256_add_epi16(t, _mm256_and_si256(t, _mm256_set1_epi16(0x4000)));
+    return {_mm256_cvtph_ps(_mm256_castsi256_si128(h)),
+            _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1))};
+  }
+  // 8 FP4 codes (bits 0-3 of each 32-bit lane; higher bits ignored) -> values: the magnitude by
+  // an 8-entry lookup (which reads the low 3 bits), the sign from bit 3.
+  static __m256 fp4_8(__m256i code) {
+    const __m256 mags = _mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f);
+    const __m256 mag = _mm256_permutevar8x32_ps(mags, code);
+    const __m256i sign = _mm256_and_si256(_mm256_slli_epi32(code, 28),
+                                          _mm256_set1_epi32(static_cast<int>(0x80000000u)));
+    return _mm256_xor_ps(mag, _mm256_castsi256_ps(sign));
+  }
+  static void fp4(const uint8_t* p, F& lo, F& hi) {
+    const __m256i b0 = _mm256_cvtepu8_epi32(load8(p)), b1 = _mm256_cvtepu8_epi32(load8(p + 8));
+    lo = {fp4_8(b0), fp4_8(b1)};
+    hi = {fp4_8(_mm256_srli_epi32(b0, 4)), fp4_8(_mm256_srli_epi32(b1, 4))};
+  }
+  static __m256 e8m0_8(const uint8_t* p) {
+    const __m256i e = _mm256_cvtepu8_epi32(load8(p));
+    __m256i bits = _mm256_slli_epi32(e, 23);
+    bits = _mm256_blendv_epi8(bits, _mm256_set1_epi32(0x00400000),
+                              _mm256_cmpeq_epi32(e, _mm256_setzero_si256()));
+    bits = _mm256_blendv_epi8(bits, _mm256_set1_epi32(0x7FC00000),
+                              _mm256_cmpeq_epi32(e, _mm256_set1_epi32(255)));
+    return _mm256_castsi256_ps(bits);
+  }
+  static F e8m0(const uint8_t* p) { return {e8m0_8(p), e8m0_8(p + 8)}; }
+  static float hsum(F v) {
+    const __m256 a = _mm256_add_ps(v.a, v.b);
+    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    b = _mm_add_ss(b, _mm_shuffle_ps(b, b, 1));
+    return _mm_cvtss_f32(b);
+  }
+};
+
+#include "kernels/matmul_impl.h"
+
+}  // namespace
+}  // namespace simd_avx2
+
+void matmul_avx2(const MatmulJob& job) {
+  simd_avx2::run_matmul(job);
+}
+
+}  // namespace dsv4

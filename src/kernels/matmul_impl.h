@@ -1,0 +1,235 @@
+// The kernel of matmul.h, written once. The including file defines, in its own namespace,
+// `struct V`: 16 float lanes as one type F, with zero(), load(p), store(p, v), bcast(p) (*p in
+// every lane), fma(a, b, c) (fused, one rounding), mul(a, b), and the decoders of 16 columns from
+// the stored bytes: bf16(p), f32(p), fp8(p) (the value / 256: e4m3 bits shifted into an f16),
+// fp4(p, lo, hi) (16 bytes = 32 columns: the even ones in lo, the odd ones in hi), e8m0(p)
+// (16 scales); and hsum(v), the lanes added as the tree of linear.h. Nothing from the standard
+// library is used here: this code is compiled with ISA flags, and a template instantiated in it
+// must not be picked by the linker for other code.
+
+constexpr int64_t kLanes = 16;
+constexpr int64_t kGroupRows = 8;    // rows whose weight scales are decoded together
+constexpr int64_t kInputBlock = 16;  // inputs kept in L2 while the weights stream past them
+
+inline int64_t imin(int64_t a, int64_t b) {
+  return a < b ? a : b;
+}
+
+inline bool quantised(const MatmulJob& job) {
+  return job.kind == MatmulJob::Kind::Fp8 || job.kind == MatmulJob::Kind::Fp4;
+}
+
+inline int64_t block_cols(const MatmulJob& job) {
+  return job.kind == MatmulJob::Kind::Fp4 ? 32 : 128;
+}
+
+inline int64_t row_bytes(const MatmulJob& job) {
+  switch (job.kind) {
+    case MatmulJob::Kind::Bf16:
+      return 2 * job.k;
+    case MatmulJob::Kind::F32:
+      return 4 * job.k;
+    case MatmulJob::Kind::Fp8:
+      return job.k;
+    case MatmulJob::Kind::Fp4:
+      return job.k / 2;
+  }
+  return 0;
+}
+
+inline float e8m0_scalar(uint8_t e) {
+  const uint32_t bits = e == 0 ? 0x00400000u : e == 255 ? 0x7FC00000u : uint32_t{e} << 23;
+  float f;
+  __builtin_memcpy(&f, &bits, 4);
+  return f;
+}
+
+// dst[c] for c < nsub: the weight scale of row r for each block of columns.
+inline void weight_scales(const MatmulJob& job, int64_t r, int64_t nsub, float* dst) {
+  const int64_t srow = job.kind == MatmulJob::Kind::Fp4 ? r : r / 128;
+  if (!job.ws_e8m0) {
+    __builtin_memcpy(dst, job.ws + 4 * srow * job.ws_cols, static_cast<size_t>(4 * nsub));
+    return;
+  }
+  const uint8_t* p = job.ws + srow * job.ws_cols;
+  int64_t c = 0;
+  for (; c + kLanes <= nsub; c += kLanes) V::store(dst + c, V::e8m0(p + c));
+  for (; c < nsub; ++c) dst[c] = e8m0_scalar(p[c]);
+}
+
+// A tile of R rows (from r0) x M inputs (from i0) of an FP8 / FP4 layer. ws holds each row's
+// weight scales ([R][nsub]); comb is scratch for the products with the input scales.
+template <int R, int M>
+inline void quant_tile(const MatmulJob& job, int64_t r0, int64_t i0, const float* ws, float* comb) {
+  const int64_t k = job.k, nsub = k / block_cols(job), rb = row_bytes(job);
+  // comb[(r * M + i) * nsub + c] = weight scale * input scale, as the reference multiplies them.
+  for (int r = 0; r < R; ++r)
+    for (int i = 0; i < M; ++i) {
+      const float* a = ws + r * nsub;
+      const float* b = job.xs + (i0 + i) * nsub;
+      float* d = comb + (r * M + i) * nsub;
+      int64_t c = 0;
+      for (; c + kLanes <= nsub; c += kLanes)
+        V::store(d + c, V::mul(V::load(a + c), V::load(b + c)));
+      for (; c < nsub; ++c) d[c] = a[c] * b[c];
+    }
+  const uint8_t* wr[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) wr[r] = job.w + (r0 + r) * rb;
+  const float* xr[M];
+#pragma GCC unroll 4
+  for (int i = 0; i < M; ++i) xr[i] = job.x + (i0 + i) * k;
+
+  V::F acc[R][M];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) acc[r][i] = V::zero();
+  for (int64_t c = 0; c < nsub; ++c) {
+    V::F part[R][M];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int i = 0; i < M; ++i) part[r][i] = V::zero();
+    if (job.kind == MatmulJob::Kind::Fp8) {
+      for (int64_t col = c * 128; col < c * 128 + 128; col += kLanes) {
+        V::F xv[M];
+#pragma GCC unroll 4
+        for (int i = 0; i < M; ++i) xv[i] = V::load(xr[i] + col);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const V::F w = V::fp8(wr[r] + col);
+#pragma GCC unroll 4
+          for (int i = 0; i < M; ++i) part[r][i] = V::fma(xv[i], w, part[r][i]);
+        }
+      }
+    } else {
+      const int64_t col = c * 32;
+      V::F xe[M], xo[M];
+#pragma GCC unroll 4
+      for (int i = 0; i < M; ++i) {
+        xe[i] = V::load(xr[i] + col);
+        xo[i] = V::load(xr[i] + col + kLanes);
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        V::F lo, hi;
+        V::fp4(wr[r] + col / 2, lo, hi);
+#pragma GCC unroll 4
+        for (int i = 0; i < M; ++i) part[r][i] = V::fma(xo[i], hi, V::fma(xe[i], lo, part[r][i]));
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int i = 0; i < M; ++i)
+        acc[r][i] = V::fma(part[r][i], V::bcast(comb + (r * M + i) * nsub + c), acc[r][i]);
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) job.y[(i0 + i) * job.ldy + (r0 + r - job.n0)] = V::hsum(acc[r][i]);
+}
+
+// A tile of a BF16 / F32 layer: one accumulator per output over the whole row.
+template <int R, int M, bool Bf16>
+inline void dense_tile(const MatmulJob& job, int64_t r0, int64_t i0) {
+  const int64_t k = job.k, kv = k / kLanes * kLanes, rb = row_bytes(job);
+  const uint8_t* wr[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) wr[r] = job.w + (r0 + r) * rb;
+  const float* xr[M];
+#pragma GCC unroll 4
+  for (int i = 0; i < M; ++i) xr[i] = job.x + (i0 + i) * k;
+  V::F acc[R][M];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) acc[r][i] = V::zero();
+  for (int64_t col = 0; col < kv; col += kLanes) {
+    V::F xv[M];
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) xv[i] = V::load(xr[i] + col);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const V::F w = Bf16 ? V::bf16(wr[r] + 2 * col) : V::f32(wr[r] + 4 * col);
+#pragma GCC unroll 4
+      for (int i = 0; i < M; ++i) acc[r][i] = V::fma(xv[i], w, acc[r][i]);
+    }
+  }
+  if (kv < k) {  // the last k % 16 columns, zero-padded: lanes past the end add nothing
+    float xt[M][kLanes], wt[kLanes];
+    V::F xv[M];
+    for (int i = 0; i < M; ++i) {
+      for (int64_t j = 0; j < kLanes; ++j) xt[i][j] = kv + j < k ? xr[i][kv + j] : 0.0f;
+      xv[i] = V::load(xt[i]);
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int64_t j = 0; j < kLanes; ++j) {
+        wt[j] = 0.0f;
+        if (kv + j >= k) continue;
+        uint32_t bits = 0;
+        if (Bf16) {
+          const uint8_t* p = wr[r] + 2 * (kv + j);
+          bits = static_cast<uint32_t>(p[0] | (p[1] << 8)) << 16;
+        } else {
+          __builtin_memcpy(&bits, wr[r] + 4 * (kv + j), 4);
+        }
+        __builtin_memcpy(&wt[j], &bits, 4);
+      }
+      const V::F w = V::load(wt);
+      for (int i = 0; i < M; ++i) acc[r][i] = V::fma(xv[i], w, acc[r][i]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) job.y[(i0 + i) * job.ldy + (r0 + r - job.n0)] = V::hsum(acc[r][i]);
+}
+
+template <int R, int M>
+inline void tile(const MatmulJob& job, int64_t r0, int64_t i0, const float* ws, float* comb) {
+  switch (job.kind) {
+    case MatmulJob::Kind::Fp8:
+    case MatmulJob::Kind::Fp4:
+      return quant_tile<R, M>(job, r0, i0, ws, comb);
+    case MatmulJob::Kind::Bf16:
+      return dense_tile<R, M, true>(job, r0, i0);
+    case MatmulJob::Kind::F32:
+      return dense_tile<R, M, false>(job, r0, i0);
+  }
+}
+
+// Inputs i0..i1 against rows r0..r0+rows (rows <= kGroupRows), whose scales are in ws.
+inline void row_group(const MatmulJob& job, int64_t r0, int64_t rows, int64_t i0, int64_t i1,
+                      const float* ws, float* comb) {
+  const int64_t nsub = quantised(job) ? job.k / block_cols(job) : 0;
+  int64_t i = i0;
+  if (rows == kGroupRows) {
+    for (; i + 4 <= i1; i += 4)
+      for (int64_t r = 0; r < rows; r += 2) tile<2, 4>(job, r0 + r, i, ws + r * nsub, comb);
+    for (; i + 2 <= i1; i += 2)
+      for (int64_t r = 0; r < rows; r += 4) tile<4, 2>(job, r0 + r, i, ws + r * nsub, comb);
+    for (; i < i1; ++i) tile<8, 1>(job, r0, i, ws, comb);
+    return;
+  }
+  for (; i + 4 <= i1; i += 4)
+    for (int64_t r = 0; r < rows; ++r) tile<1, 4>(job, r0 + r, i, ws + r * nsub, comb);
+  for (; i < i1; ++i)
+    for (int64_t r = 0; r < rows; ++r) tile<1, 1>(job, r0 + r, i, ws + r * nsub, comb);
+}
+
+inline void run_matmul(const MatmulJob& job) {
+  const int64_t nsub = quantised(job) ? job.k / block_cols(job) : 0;
+  float* ws = job.scratch;               // [kGroupRows][nsub]
+  float* comb = ws + kGroupRows * nsub;  // [8 outputs][nsub]
+  for (int64_t i0 = 0; i0 < job.m; i0 += kInputBlock) {
+    const int64_t i1 = imin(job.m, i0 + kInputBlock);
+    for (int64_t r0 = job.n0; r0 < job.n1; r0 += kGroupRows) {
+      const int64_t rows = imin(kGroupRows, job.n1 - r0);
+      if (nsub)
+        for (int64_t r = 0; r < rows; ++r) weight_scales(job, r0 + r, nsub, ws + r * nsub);
+      row_group(job, r0, rows, i0, i1, ws, comb);
+    }
+  }
+}
