@@ -13,6 +13,7 @@
 #include "kernels/decode.h"
 #include "kernels/isa.h"
 #include "kernels/linear.h"
+#include "kernels/parallel.h"
 #include "numeric/formats.h"
 
 namespace dsv4 {
@@ -181,6 +182,52 @@ TEST(Kernels, LinearDenseMatchesReference) {
             expect_same(got, want, "linear_dense");
           }
         }
+}
+
+// The rows split over the compute threads: the same bits for any thread count, and the pool runs
+// every task exactly once, nested calls included (they run on the calling thread).
+TEST(Kernels, ThreadsGiveTheSameBits) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0, 2);
+  const int64_t n = 300, k = 1024, m = 5;
+  Tensor w = random_tensor(DType::F8_E4M3, {n, k}, rng);
+  Tensor s = random_tensor(DType::F8_E8M0, {(n + 127) / 128, k / 128}, rng);
+  Tensor d = random_tensor(DType::BF16, {n, k}, rng);
+  const TensorView wv = w.view(), sv = s.view(), dv = d.view();
+  std::vector<float> x(static_cast<size_t>(m * k));
+  for (auto& v : x) v = nd(rng);
+  std::vector<float> want_q(static_cast<size_t>(m * n)), want_d(want_q);
+  linear_quant({&wv, &sv}, x.data(), m, want_q.data(), ActQuant::Fp8);
+  linear_dense(dv, x.data(), m, want_d.data());
+  for (int threads : {2, 3, 7}) {
+    set_compute_threads(threads);
+    EXPECT_EQ(compute_threads(), threads);
+    for (int rep = 0; rep < 20; ++rep) {
+      std::vector<float> got_q(want_q.size()), got_d(want_d.size());
+      linear_quant({&wv, &sv}, x.data(), m, got_q.data(), ActQuant::Fp8);
+      linear_dense(dv, x.data(), m, got_d.data());
+      expect_same(got_q, want_q, "linear_quant threaded");
+      expect_same(got_d, want_d, "linear_dense threaded");
+    }
+    std::vector<int> ran(static_cast<size_t>(threads), 0), nested(ran);
+    auto task = [&](int t, int T) {
+      EXPECT_EQ(T, threads);
+      ++ran[static_cast<size_t>(t)];
+      auto inner = [&](int t2, int T2) {
+        EXPECT_EQ(t2, 0);
+        EXPECT_EQ(T2, 1);
+        ++nested[static_cast<size_t>(t)];
+      };
+      parallel_run(inner);
+    };
+    parallel_run(task);
+    for (int t = 0; t < threads; ++t) {
+      EXPECT_EQ(ran[static_cast<size_t>(t)], 1) << t;
+      EXPECT_EQ(nested[static_cast<size_t>(t)], 1) << t;
+    }
+  }
+  set_compute_threads(1);
+  EXPECT_EQ(compute_threads(), 1);
 }
 
 TEST(Kernels, IsaOverrideNeverExceedsTheCpu) {

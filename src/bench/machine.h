@@ -15,4 +15,13 @@ double read_bandwidth_gbs(size_t bytes, int threads, int reps);
 // `reps` runs: the matrix throughput prefill is measured against.
 double dense_gflops(int m, int n, int k, int reps);
 
+// The arithmetic peak of `threads` cores in GFLOP/s (2 per multiply-add), from register-only
+// loops (bench/peak.cpp): float32 FMA with the active ISA's widest vectors (what the kernels
+// compute with), and the AVX-512 BF16 dot product (0 when the CPU lacks it).
+struct Peak {
+  double fp32_fma = 0;
+  double bf16_dot = 0;
+};
+Peak peak_gflops(int threads);
+
 }  // namespace dsv4::bench

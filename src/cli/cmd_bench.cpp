@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -9,6 +10,7 @@
 #include "bench/machine.h"
 #include "cli/commands.h"
 #include "engine/state.h"
+#include "kernels/parallel.h"
 #include "model/footprint.h"
 #include "model/transformer.h"
 #include "model/weights.h"
@@ -18,6 +20,19 @@ namespace dsv4::cli {
 
 namespace {
 using Clock = std::chrono::steady_clock;
+// The process's peak resident set since the last reset_peak_rss(): VmHWM of /proc/self/status.
+uint64_t peak_rss_bytes() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // in kB
+  return 0;
+}
+// Writing 5 to clear_refs resets VmHWM (Linux 4.0+): the bandwidth buffer, freed before the
+// model loads, must not count as the model's memory.
+void reset_peak_rss() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
 double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -36,7 +51,8 @@ DSV4_COMMAND(bench, "bench", "Measure the machine and the model: bandwidth, pref
   };
   auto o = std::make_shared<Opts>();
   app.add_option("--model", o->model, "Model directory")->required();
-  app.add_option("--threads", o->threads, "Threads for the bandwidth measurement")
+  app.add_option("--threads", o->threads,
+                 "Compute threads (and threads of the bandwidth and peak measurements)")
       ->check(CLI::Range(1, 1024));
   app.add_option("--prompt", o->prompt, "Prompt tokens to prefill")->check(CLI::Range(1, 1 << 20));
   app.add_option("--gen", o->gen, "Tokens to decode")->check(CLI::Range(1, 1 << 20));
@@ -52,7 +68,12 @@ DSV4_COMMAND(bench, "bench", "Measure the machine and the model: bandwidth, pref
     const double bw1 = o->threads == 1 ? bw
                                        : bench::read_bandwidth_gbs(
                                              static_cast<size_t>(o->bw_gib * (1ull << 30)), 1, 3);
+    const bench::Peak peak = bench::peak_gflops(o->threads);
+    set_compute_threads(o->threads);
+    reset_peak_rss();
+    auto t_load = Clock::now();
     auto model = load_model(o->model, false);
+    const double load_s = since(t_load);
     const ModelConfig& c = model->config;
     const Footprint fp = compute_footprint(c, model->checkpoint.get());
     const int k = static_cast<int>(c.hidden_size);
@@ -132,14 +153,26 @@ DSV4_COMMAND(bench, "bench", "Measure the machine and the model: bandwidth, pref
     const double head = static_cast<double>(c.vocab_size) * static_cast<double>(c.hidden_size);
     const double prefill_flops =
         2.0 * (static_cast<double>(fp.active_params) - head) * o->prompt + 2.0 * head;
-    const double prefill_flops_fraction = prefill_flops / prefill_s / (mat * 1e9);
+    const double prefill_gflops = prefill_flops / prefill_s / 1e9;
+    const double prefill_flops_fraction = prefill_gflops / peak.fp32_fma;
+    const double state_bytes = static_cast<double>(pool.bytes());
+    const double rss = static_cast<double>(peak_rss_bytes());
 
     fmt::print("machine   read bandwidth {:.1f} GB/s ({} thread{}), one thread {:.1f} GB/s\n", bw,
                o->threads, o->threads == 1 ? "" : "s", bw1);
-    fmt::print("          dense f32 matrix throughput {:.1f} GFLOP/s (linear_dense, k={})\n", mat,
-               k);
-    fmt::print("prefill   {} tokens: {:.1f} tok/s = {:.1f}% of the matrix throughput\n", o->prompt,
-               prefill_tok_s, 100 * prefill_flops_fraction);
+    fmt::print("          fp32 FMA peak {:.1f} GFLOP/s; bf16 dot peak {}\n", peak.fp32_fma,
+               peak.bf16_dot > 0 ? fmt::format("{:.1f} GFLOP/s", peak.bf16_dot) : "n/a");
+    fmt::print(
+        "          dense kernel {:.1f} GFLOP/s (linear_dense, m=64, k={}) = {:.1f}% of peak\n", mat,
+        k, 100 * mat / peak.fp32_fma);
+    fmt::print(
+        "model     loaded in {:.2f} s; peak RSS {:.2f} GB = {:.2f} GB weights + {:.3f} GB state\n",
+        load_s, rss / 1e9, static_cast<double>(fp.weight_bytes) / 1e9, state_bytes / 1e9);
+    fmt::print(
+        "prefill   {} tokens: {:.1f} tok/s, {:.1f} GFLOP/s = {:.1f}% of the fp32 FMA peak{}\n",
+        o->prompt, prefill_tok_s, prefill_gflops, 100 * prefill_flops_fraction,
+        peak.bf16_dot > 0 ? fmt::format(" ({:.1f}% of bf16)", 100 * prefill_gflops / peak.bf16_dot)
+                          : "");
     fmt::print(
         "decode    batch 1: {:.2f} tok/s x {:.1f} MB/token = {:.1f}% of the read bandwidth\n",
         decode_tok_s, bytes / 1e6, 100 * decode_bw_fraction);
@@ -153,7 +186,14 @@ DSV4_COMMAND(bench, "bench", "Measure the machine and the model: bandwidth, pref
                         {"decode_bytes_per_token", fp.decode_bytes_per_token},
                         {"read_bw_gbs", bw},
                         {"read_bw_gbs_one_thread", bw1},
-                        {"matrix_gflops", mat},
+                        {"matrix_gflops", peak.fp32_fma},
+                        {"bf16_peak_gflops", peak.bf16_dot},
+                        {"dense_kernel_gflops", mat},
+                        {"prefill_gflops", prefill_gflops},
+                        {"load_s", load_s},
+                        {"peak_rss_bytes", rss},
+                        {"weight_bytes", fp.weight_bytes},
+                        {"state_bytes", state_bytes},
                         {"decode_bw_fraction", decode_bw_fraction},
                         {"prefill_flops_fraction", prefill_flops_fraction},
                         {"threads", o->threads}};

@@ -7,6 +7,7 @@
 
 #include "chat/request.h"
 #include "cli/commands.h"
+#include "cli/threads.h"
 #include "generate/generator.h"
 #include "util/error.h"
 
@@ -43,7 +44,9 @@ DSV4_COMMAND(chat, "chat", "Interactive multi-turn chat in the terminal", 40) {
   app.add_option("--top-p", o->s.top_p)->check(CLI::Range(0.0, 1.0));
   app.add_option("--max-tokens", o->s.max_tokens);
   app.add_option("--ctx", o->ctx)->check(CLI::Range(16, 1 << 20));
-  return [o] {
+  auto threads = add_threads_option(app);
+  return [o, threads] {
+    set_compute_threads(*threads);
     auto model = load_model(o->model, true);
     auto tok = Tokenizer::load(o->model);
     Transformer tf(*model);

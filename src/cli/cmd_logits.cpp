@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/threads.h"
 #include "io/npy.h"
 #include "model/transformer.h"
 #include "util/error.h"
@@ -29,7 +30,9 @@ DSV4_COMMAND(logits, "logits",
       ->check(CLI::IsMember({"fp8", "none"}));
   app.add_option("--chunk", o->chunk, "After the prefill, feed N tokens per call (default 1)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
-  return [o] {
+  auto threads = add_threads_option(app);
+  return [o, threads] {
+    set_compute_threads(*threads);
     const std::vector<int32_t> tokens = parse_id_list(o->tokens, "--tokens");
     const int64_t n = static_cast<int64_t>(tokens.size());
     if (o->prefill > n) fail("--prefill {} is more than the {} tokens given", o->prefill, n);

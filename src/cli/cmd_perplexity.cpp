@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/threads.h"
 #include "model/transformer.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -26,7 +27,9 @@ DSV4_COMMAND(perplexity, "perplexity", "Perplexity of the model over a text file
   app.add_option("--ctx", o->ctx, "Window size in tokens")->check(CLI::Range(4, 1 << 20));
   app.add_option("--windows", o->max_windows, "Score at most this many windows (0 = all)");
   app.add_option("--act-quant", o->act_quant)->check(CLI::IsMember({"fp8", "none"}));
-  return [o] {
+  auto threads = add_threads_option(app);
+  return [o, threads] {
+    set_compute_threads(*threads);
     std::ifstream in(o->file, std::ios::binary);
     if (!in) fail("{}: cannot read the file", o->file);
     std::stringstream ss;

@@ -6,6 +6,7 @@
 
 #include "chat/request.h"
 #include "cli/commands.h"
+#include "cli/threads.h"
 #include "generate/generator.h"
 #include "util/error.h"
 
@@ -48,7 +49,9 @@ DSV4_COMMAND(run, "run", "Generate an answer to one prompt, streamed to stdout",
   app.add_option("--ctx", o->ctx, "Context size (prompt + answer)")->check(CLI::Range(16, 1 << 20));
   app.add_option("--act-quant", o->act_quant)->check(CLI::IsMember({"fp8", "none"}));
   app.add_flag("--no-reasoning", o->no_reasoning, "Do not show the reasoning");
-  return [o, seed] {
+  auto threads = add_threads_option(app);
+  return [o, seed, threads] {
+    set_compute_threads(*threads);
     if (seed->count()) o->s.seed = o->seed;
     auto model = load_model(o->model, true);
     auto tok = Tokenizer::load(o->model);

@@ -7,6 +7,7 @@
 
 #include "chat/effort.h"
 #include "cli/commands.h"
+#include "cli/threads.h"
 #include "server/openai_server.h"
 #include "util/error.h"
 
@@ -85,7 +86,9 @@ DSV4_COMMAND(serve, "serve", "Serve the OpenAI-compatible HTTP API (chat, comple
       ->check(CLI::IsMember({"preview", "0731", "0813"}));
   app.add_option("--act-quant", o->act_quant)->check(CLI::IsMember({"fp8", "none"}));
   app.add_flag("--quiet", s.quiet, "No request log on stderr");
-  return [o] {
+  auto threads = add_threads_option(app);
+  return [o, threads] {
+    set_compute_threads(*threads);
     auto& so = o->s;
     so.http.port = static_cast<uint16_t>(o->port);
     if (!o->api_key_file.empty()) so.api_key = read_key_file(o->api_key_file);

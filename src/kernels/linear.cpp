@@ -9,6 +9,7 @@
 #include "kernels/isa.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "kernels/parallel.h"
 #include "numeric/formats.h"
 #include "util/error.h"
 
@@ -180,7 +181,7 @@ void linear_dense_ref(const TensorView& w, const float* x, int64_t m, float* y) 
 
 namespace {
 
-void run_matmul(Isa isa, MatmulJob& job) {
+void run_matmul_range(Isa isa, MatmulJob job) {
   thread_local std::vector<float> scratch;
   scratch.resize(static_cast<size_t>(matmul_scratch_floats(job.k)));
   job.scratch = scratch.data();
@@ -188,6 +189,25 @@ void run_matmul(Isa isa, MatmulJob& job) {
     matmul_avx512(job);
   else
     matmul_avx2(job);
+}
+
+// Splits the rows into one contiguous range per compute thread (kernels/parallel.h), in multiples
+// of 8 rows (the kernel's row group); small layers stay on the calling thread.
+void run_matmul(Isa isa, const MatmulJob& job) {
+  const int64_t rows = job.n1 - job.n0;
+  const int threads = compute_threads();
+  if (threads == 1 || rows * job.k < (int64_t{1} << 16) || rows < 16)
+    return run_matmul_range(isa, job);
+  auto task = [&](int t, int T) {
+    const int64_t per = (rows + T - 1) / T, step = (per + 7) / 8 * 8;
+    MatmulJob part = job;
+    part.n0 = job.n0 + std::min(rows, t * step);
+    part.n1 = job.n0 + std::min(rows, (t + 1) * step);
+    if (part.n0 >= part.n1) return;
+    part.y = job.y + (part.n0 - job.n0);
+    run_matmul_range(isa, part);
+  };
+  parallel_run(task);
 }
 
 }  // namespace

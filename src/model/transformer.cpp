@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "model/layers.h"
 #include "util/error.h"
@@ -189,15 +190,40 @@ void run_block(const ModelConfig& c, const BlockWeights& w, const BlockConsts& k
   }
 }
 
-// hc_head -> norm -> logits (float32) for one position's streams.
-void head_logits(const Model& m, const std::vector<float>& fn, const std::vector<float>& scale,
-                 const std::vector<float>& base, const std::vector<float>& norm, const float* X,
-                 float* logits) {
+// hc_head -> norm: the head's input for one position's streams.
+void head_input(const Model& m, const std::vector<float>& fn, const std::vector<float>& scale,
+                const std::vector<float>& base, const std::vector<float>& norm, const float* X,
+                float* x) {
   const ModelConfig& c = m.config;
-  std::vector<float> x(c.hidden_size);
-  hc_head(c, X, fn, scale, base, x.data());
-  rms_norm(x.data(), norm.data(), c.hidden_size, static_cast<float>(c.rms_norm_eps), x.data());
-  linear_dense(*m.weights.head, x.data(), 1, logits);
+  hc_head(c, X, fn, scale, base, x);
+  rms_norm(x, norm.data(), c.hidden_size, static_cast<float>(c.rms_norm_eps), x);
+}
+
+// Logits (float32) of every wanted row of a batch in one product with the head, so its weights
+// (1 GB in Flash) stream once per step, not once per sequence. rows[i] = {streams of the
+// position, destination}.
+void head_logits(const Model& m, const std::vector<float>& fn, const std::vector<float>& scale,
+                 const std::vector<float>& base, const std::vector<float>& norm,
+                 const std::vector<std::pair<const float*, float*>>& rows) {
+  const int64_t D = m.config.hidden_size, V = m.config.vocab_size;
+  const auto R = static_cast<int64_t>(rows.size());
+  constexpr int64_t kGroup = 64;  // rows per product: bounds the temporary logits
+  std::vector<float> x, y;
+  for (int64_t g = 0; g < R; g += kGroup) {
+    const int64_t n = std::min(kGroup, R - g);
+    x.resize(static_cast<size_t>(n * D));
+    for (int64_t i = 0; i < n; ++i)
+      head_input(m, fn, scale, base, norm, rows[static_cast<size_t>(g + i)].first, &x[i * D]);
+    if (n == 1) {
+      linear_dense(*m.weights.head, x.data(), 1, rows[static_cast<size_t>(g)].second);
+      continue;
+    }
+    y.resize(static_cast<size_t>(n * V));
+    linear_dense(*m.weights.head, x.data(), n, y.data());
+    for (int64_t i = 0; i < n; ++i)
+      std::copy(y.begin() + i * V, y.begin() + (i + 1) * V,
+                rows[static_cast<size_t>(g + i)].second);
+  }
 }
 
 void check_tokens(const ModelConfig& c, std::span<const int32_t> tokens) {
@@ -241,6 +267,7 @@ std::vector<ChunkResult> Transformer::forward(std::span<const Chunk> chunks) {
     run_block(c, model_.weights.layers[l], consts_->blocks[l], rope, l, opt_.act_quant, work);
   }
   std::vector<ChunkResult> out(chunks.size());
+  std::vector<std::pair<const float*, float*>> head_rows;
   for (size_t i = 0; i < chunks.size(); ++i) {
     const Chunk& ch = chunks[i];
     const int64_t n = static_cast<int64_t>(ch.tokens.size());
@@ -249,11 +276,14 @@ std::vector<ChunkResult> Transformer::forward(std::span<const Chunk> chunks) {
     r.logits.resize(r.rows * V);
     for (int64_t row = 0; row < r.rows; ++row) {
       const int64_t t = ch.all_logits ? row : n - 1;
-      head_logits(model_, consts_->hc_head_fn, consts_->hc_head_scale, consts_->hc_head_base,
-                  consts_->norm, &streams[i][t * hc * D], &r.logits[row * V]);
+      head_rows.emplace_back(&streams[i][t * hc * D], &r.logits[row * V]);
     }
-    if (ch.keep_streams) r.streams = std::move(streams[i]);
-    ch.state->pos += n;
+  }
+  head_logits(model_, consts_->hc_head_fn, consts_->hc_head_scale, consts_->hc_head_base,
+              consts_->norm, head_rows);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (chunks[i].keep_streams) out[i].streams = std::move(streams[i]);
+    chunks[i].state->pos += static_cast<int64_t>(chunks[i].tokens.size());
   }
   return out;
 }
@@ -299,6 +329,7 @@ std::vector<ChunkResult> Transformer::forward_mtp(std::span<const MtpChunk> chun
   run_block(c, bw, bc, c.compress_ratio(layer) ? consts_->rope_compressed : consts_->rope_swa,
             layer, opt_.act_quant, work);
   std::vector<ChunkResult> out(chunks.size());
+  std::vector<std::pair<const float*, float*>> head_rows;
   for (size_t i = 0; i < chunks.size(); ++i) {
     const int64_t n = static_cast<int64_t>(chunks[i].next_tokens.size());
     ChunkResult& r = out[i];
@@ -306,9 +337,12 @@ std::vector<ChunkResult> Transformer::forward_mtp(std::span<const MtpChunk> chun
     r.logits.resize(r.rows * V);
     for (int64_t row = 0; row < r.rows; ++row) {
       const int64_t t = chunks[i].all_logits ? row : n - 1;
-      head_logits(model_, bc.hc_head_fn, bc.hc_head_scale, bc.hc_head_base, bc.norm,
-                  &X[i][t * hc * D], &r.logits[row * V]);
+      head_rows.emplace_back(&X[i][t * hc * D], &r.logits[row * V]);
     }
+  }
+  head_logits(model_, bc.hc_head_fn, bc.hc_head_scale, bc.hc_head_base, bc.norm, head_rows);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const int64_t n = static_cast<int64_t>(chunks[i].next_tokens.size());
     chunks[i].state->mtp_pos += n;
   }
   return out;
