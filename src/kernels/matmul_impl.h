@@ -219,13 +219,134 @@ inline void row_group(const MatmulJob& job, int64_t r0, int64_t rows, int64_t i0
     for (int64_t r = 0; r < rows; ++r) tile<1, 1>(job, r0 + r, i, ws + r * nsub, comb);
 }
 
+// ---- prefill (m >= 4): weights decoded once per block into L1, then a register-blocked product --
+
+constexpr int64_t kPR = 4;            // rows per group
+constexpr int64_t kDenseBlock = 128;  // columns per block of a dense layer
+
+// The columns [c0, c0 + bw) of rows r0..r0+4 as floats in lane order, into wbuf[r * bw + j]:
+// FP8 as the decoder yields them (value / 256), FP4 as lo then hi per 32, dense as stored.
+inline void decode_block(const MatmulJob& job, int64_t r0, int64_t c0, int64_t bw, float* wbuf) {
+  const int64_t rb = row_bytes(job);
+  for (int64_t r = 0; r < kPR; ++r) {
+    const uint8_t* row = job.w + (r0 + r) * rb;
+    float* d = wbuf + r * bw;
+    switch (job.kind) {
+      case MatmulJob::Kind::Fp8:
+        for (int64_t v = 0; v < bw; v += kLanes) V::store(d + v, V::fp8(row + c0 + v));
+        break;
+      case MatmulJob::Kind::Fp4: {
+        V::F lo, hi;
+        V::fp4(row + c0 / 2, lo, hi);
+        V::store(d, lo);
+        V::store(d + kLanes, hi);
+        break;
+      }
+      case MatmulJob::Kind::Bf16:
+        for (int64_t v = 0; v < bw; v += kLanes) V::store(d + v, V::bf16(row + 2 * (c0 + v)));
+        break;
+      case MatmulJob::Kind::F32:
+        for (int64_t v = 0; v < bw; v += kLanes) V::store(d + v, V::f32(row + 4 * (c0 + v)));
+        break;
+    }
+  }
+}
+
+// One block of 4 rows x M inputs: the lanes' sums over the block's columns (quantised: a fresh
+// part, then acc += part * scale; dense: acc continued), accumulators kept in accm[r][i][16].
+template <int M, bool Dense>
+inline void block_tile(const float* wbuf, int64_t bw, const float* const* xr, float* accm,
+                       int64_t acc_stride, const float* scale) {
+  V::F p[kPR][M];
+#pragma GCC unroll 4
+  for (int r = 0; r < kPR; ++r)
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i)
+      p[r][i] = Dense ? V::load(accm + r * acc_stride + i * kLanes) : V::zero();
+  for (int64_t v = 0; v < bw; v += kLanes) {
+    V::F x[M];
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) x[i] = V::load(xr[i] + v);
+#pragma GCC unroll 4
+    for (int r = 0; r < kPR; ++r) {
+      const V::F w = V::load(wbuf + r * bw + v);
+#pragma GCC unroll 4
+      for (int i = 0; i < M; ++i) p[r][i] = V::fma(x[i], w, p[r][i]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < kPR; ++r)
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) {
+      float* a = accm + r * acc_stride + i * kLanes;
+      V::store(a, Dense ? p[r][i] : V::fma(p[r][i], V::bcast(scale + r * M + i), V::load(a)));
+    }
+}
+
+template <int M>
+inline void block_group(const MatmulJob& job, const float* wbuf, int64_t c0, int64_t bw, int64_t i,
+                        float* accm, int64_t acc_stride, const float* ws, int64_t c, int64_t nsub) {
+  const float* xr[M];
+  for (int j = 0; j < M; ++j) xr[j] = job.x + (i + j) * job.k + c0;
+  if (!quantised(job)) return block_tile<M, true>(wbuf, bw, xr, accm, acc_stride, nullptr);
+  float scale[kPR * M];  // weight scale x input scale, as the reference multiplies them
+  for (int r = 0; r < kPR; ++r)
+    for (int j = 0; j < M; ++j) scale[r * M + j] = ws[r * nsub + c] * job.xs[(i + j) * nsub + c];
+  block_tile<M, false>(wbuf, bw, xr, accm, acc_stride, scale);
+}
+
+// Rows r0..r0+4 x inputs i0..i1 (at most kInputBlock of them).
+inline void prefill_group(const MatmulJob& job, int64_t r0, int64_t i0, int64_t i1, float* ws,
+                          float* wbuf, float* accm) {
+  const bool quant = quantised(job);
+  const int64_t k = job.k, nsub = quant ? k / block_cols(job) : 0;
+  const int64_t bw_full = quant ? block_cols(job) : kDenseBlock;
+  const int64_t acc_stride = kInputBlock * kLanes;  // accm[r][i][lane]
+  for (int64_t r = 0; r < kPR; ++r) {
+    if (quant) weight_scales(job, r0 + r, nsub, ws + r * nsub);
+    for (int64_t j = 0; j < acc_stride; ++j) accm[r * acc_stride + j] = 0.0f;
+  }
+  for (int64_t c0 = 0, c = 0; c0 < k; c0 += bw_full, ++c) {
+    const int64_t bw = imin(bw_full, k - c0);
+    decode_block(job, r0, c0, bw, wbuf);
+    int64_t i = i0;
+    for (; i + 4 <= i1; i += 4)
+      block_group<4>(job, wbuf, c0, bw, i, accm + (i - i0) * kLanes, acc_stride, ws, c, nsub);
+    float* a = accm + (i - i0) * kLanes;
+    switch (i1 - i) {
+      case 3:
+        block_group<3>(job, wbuf, c0, bw, i, a, acc_stride, ws, c, nsub);
+        break;
+      case 2:
+        block_group<2>(job, wbuf, c0, bw, i, a, acc_stride, ws, c, nsub);
+        break;
+      case 1:
+        block_group<1>(job, wbuf, c0, bw, i, a, acc_stride, ws, c, nsub);
+        break;
+      default:
+        break;
+    }
+  }
+  for (int64_t r = 0; r < kPR; ++r)
+    for (int64_t i = i0; i < i1; ++i)
+      job.y[i * job.ldy + (r0 + r - job.n0)] =
+          V::hsum(V::load(accm + r * acc_stride + (i - i0) * kLanes));
+}
+
 inline void run_matmul(const MatmulJob& job) {
   const int64_t nsub = quantised(job) ? job.k / block_cols(job) : 0;
-  float* ws = job.scratch;               // [kGroupRows][nsub]
-  float* comb = ws + kGroupRows * nsub;  // [8 outputs][nsub]
+  float* ws = job.scratch;                 // [kGroupRows][nsub]
+  float* comb = ws + kGroupRows * nsub;    // [8 outputs][nsub]
+  float* wbuf = comb + kGroupRows * nsub;  // [kPR][128]
+  float* accm = wbuf + kPR * 128;          // [kPR][kInputBlock][16]
+  // Prefill: 4 or more inputs, and (dense) whole vectors per row.
+  const bool blocked = job.m >= kInputBlock && (quantised(job) || job.k % kLanes == 0);
   for (int64_t i0 = 0; i0 < job.m; i0 += kInputBlock) {
     const int64_t i1 = imin(job.m, i0 + kInputBlock);
-    for (int64_t r0 = job.n0; r0 < job.n1; r0 += kGroupRows) {
+    int64_t r0 = job.n0;
+    if (blocked)
+      for (; r0 + kPR <= job.n1; r0 += kPR) prefill_group(job, r0, i0, i1, ws, wbuf, accm);
+    for (; r0 < job.n1; r0 += kGroupRows) {
       const int64_t rows = imin(kGroupRows, job.n1 - r0);
       if (nsub)
         for (int64_t r = 0; r < rows; ++r) weight_scales(job, r0 + r, nsub, ws + r * nsub);
