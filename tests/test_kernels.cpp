@@ -1,6 +1,6 @@
-// Every fast kernel against its scalar reference: the decoders exactly (all codes, random
-// scales), dot products and whole linear layers to float-reassociation accuracy, on random shapes
-// with ragged edges, for every ISA this CPU has.
+// Every fast kernel against its scalar reference, bit for bit, for every ISA this CPU has: every
+// stored FP8 / FP4 code, and whole linear layers in both act-quant modes on random shapes with
+// ragged edges, sub-ranges of rows, each tile shape, and any number of compute threads.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "io/safetensors.h"
-#include "kernels/decode.h"
 #include "kernels/isa.h"
 #include "kernels/linear.h"
 #include "kernels/parallel.h"
@@ -24,64 +23,6 @@ std::vector<Isa> isas() {
   if (cpu_isa() == Isa::Avx2 || cpu_isa() == Isa::Avx512) v.push_back(Isa::Avx2);
   if (cpu_isa() == Isa::Avx512) v.push_back(Isa::Avx512);
   return v;
-}
-
-float pow2(int e) {
-  return std::ldexp(1.0f, e);
-}
-
-TEST(Kernels, DecodeFp8EveryCodeExact) {
-  std::vector<uint8_t> codes(256);
-  for (int i = 0; i < 256; ++i) codes[i] = static_cast<uint8_t>(i);
-  const std::vector<float> scales = {pow2(-9), pow2(3)};
-  for (Isa isa : isas()) {
-    std::vector<float> out(256, -1);
-    decode_fp8(isa, codes.data(), 256, scales.data(), out.data());
-    for (int i = 0; i < 256; ++i) {
-      if ((i & 0x7F) == 0x7F) continue;  // NaN codes never occur in weights
-      const float want = fp8_e4m3_to_f32(static_cast<uint8_t>(i)) * scales[i / 128];
-      EXPECT_EQ(out[i], want) << isa_name(isa) << " code " << i;
-      EXPECT_EQ(std::signbit(out[i]), std::signbit(want)) << isa_name(isa) << " code " << i;
-    }
-  }
-}
-
-TEST(Kernels, DecodeFp4EveryByteExact) {
-  std::vector<uint8_t> bytes(256);
-  for (int i = 0; i < 256; ++i) bytes[i] = static_cast<uint8_t>(i);
-  std::vector<float> scales(512 / 32);
-  for (size_t c = 0; c < scales.size(); ++c) scales[c] = pow2(static_cast<int>(c) - 8);
-  for (Isa isa : isas()) {
-    std::vector<float> out(512, -1);
-    decode_fp4(isa, bytes.data(), 512, scales.data(), out.data());
-    for (int j = 0; j < 256; ++j) {
-      const auto b = static_cast<uint8_t>(j);
-      EXPECT_EQ(out[2 * j], fp4_e2m1_to_f32(fp4_lo(b)) * scales[(2 * j) / 32]) << isa_name(isa);
-      EXPECT_EQ(out[2 * j + 1], fp4_e2m1_to_f32(fp4_hi(b)) * scales[(2 * j + 1) / 32])
-          << isa_name(isa);
-    }
-  }
-}
-
-TEST(Kernels, DecodeBf16RaggedExact) {
-  std::mt19937 rng(1);
-  for (int64_t n : {1, 7, 8, 15, 16, 17, 33, 1000}) {
-    std::vector<uint8_t> src(static_cast<size_t>(2 * n));
-    for (auto& b : src) b = static_cast<uint8_t>(rng());
-    for (Isa isa : isas()) {
-      std::vector<float> out(static_cast<size_t>(n));
-      decode_bf16(isa, src.data(), n, out.data());
-      for (int64_t j = 0; j < n; ++j) {
-        uint16_t h;
-        std::memcpy(&h, &src[static_cast<size_t>(2 * j)], 2);
-        const float want = bf16_to_f32(h);
-        if (std::isnan(want))
-          EXPECT_TRUE(std::isnan(out[j]));
-        else
-          EXPECT_EQ(out[j], want) << isa_name(isa) << " n=" << n << " j=" << j;
-      }
-    }
-  }
 }
 
 // A tensor in memory we own, for the linear layers.
@@ -117,6 +58,49 @@ Tensor random_tensor(DType dt, std::vector<int64_t> shape, std::mt19937& rng, si
   }
   if (offset) t.bytes.erase(t.bytes.begin(), t.bytes.begin() + static_cast<long>(offset));
   return t;
+}
+
+// Every stored code through the kernels' decoders, exactly: a one-hot input picks out one weight
+// (times scale 1), in the decode path (one input) and the prefill path (16 inputs).
+void expect_every_code(bool fp4) {
+  const int64_t k = fp4 ? 512 : 256;  // every byte once
+  Tensor w;
+  w.entry = {"w",
+             fp4 ? DType::I8 : DType::F8_E4M3,
+             {1, fp4 ? k / 2 : k},
+             0,
+             static_cast<uint64_t>(fp4 ? k / 2 : k)};
+  for (int b = 0; b < 256; ++b)
+    w.bytes.push_back(static_cast<uint8_t>(!fp4 && (b & 0x7F) == 0x7F ? 0 : b));  // no NaN codes
+  Tensor s;
+  const int64_t ns = fp4 ? k / 32 : k / 128;
+  s.entry = {"s", DType::F8_E8M0, {1, ns}, 0, static_cast<uint64_t>(ns)};
+  s.bytes.assign(static_cast<size_t>(ns), 127);  // 2^0
+  const TensorView wv = w.view(), sv = s.view();
+  const QuantWeight q{&wv, &sv};
+  for (int64_t m : {1, 16})
+    for (Isa isa : isas())
+      for (int64_t j0 = 0; j0 < k; j0 += m) {
+        std::vector<float> x(static_cast<size_t>(m * k), 0.0f), y(static_cast<size_t>(m));
+        for (int64_t i = 0; i < m; ++i) x[static_cast<size_t>(i * k + j0 + i)] = 1.0f;
+        linear_quant_isa(isa, q, x.data(), m, y.data(), ActQuant::None);
+        for (int64_t i = 0; i < m; ++i) {
+          const int64_t j = j0 + i;
+          const uint8_t b = w.bytes[static_cast<size_t>(fp4 ? j / 2 : j)];
+          const float want =
+              fp4 ? fp4_e2m1_to_f32(j % 2 ? fp4_hi(b) : fp4_lo(b)) : fp8_e4m3_to_f32(b);
+          ASSERT_EQ(y[static_cast<size_t>(i)], want)
+              << isa_name(isa) << " m=" << m << " column " << j << " byte " << int{b};
+        }
+      }
+}
+
+TEST(Kernels, EveryFp8CodeExact) {
+  expect_every_code(false);
+}
+
+TEST(Kernels, EveryFp4CodeExact) {
+  expect_every_code(true);
 }
 
 // The fast kernels round exactly like the references: equal bits, not just close values.
