@@ -116,8 +116,8 @@ TEST(Kernels, LinearQuantMatchesReference) {
   std::normal_distribution<float> nd(0, 2);
   for (bool fp4 : {false, true})
     for (int64_t n : {1, 37, 200})
-      for (int64_t k : {128, 384, 1024})
-        for (int64_t m : {1, 3, 6, 21})  // every tile shape of matmul_impl.h, and two input blocks
+      for (int64_t k : {128, 384, 1152})  // 1152: a second, partial chunk of the prefill path
+        for (int64_t m : {1, 3, 6, 21})   // every tile shape of matmul_impl.h, and two input blocks
           for (ActQuant aq : {ActQuant::None, ActQuant::Fp8}) {
             Tensor w = fp4 ? random_tensor(DType::I8, {n, k / 2}, rng)
                            : random_tensor(DType::F8_E4M3, {n, k}, rng);
@@ -147,8 +147,8 @@ TEST(Kernels, LinearDenseMatchesReference) {
   std::normal_distribution<float> nd;
   for (DType dt : {DType::BF16, DType::F32})
     for (int64_t n : {1, 9, 64})
-      for (int64_t k : {3, 16, 100, 256})
-        for (int64_t m : {1, 2, 7}) {
+      for (int64_t k : {3, 16, 100, 256, 1040})
+        for (int64_t m : {1, 2, 7, 23}) {
           // F32 tensors in real files can sit at odd offsets: test an unaligned one.
           Tensor w = random_tensor(dt, {n, k}, rng, dt == DType::F32 ? 1 : 0);
           std::vector<uint8_t> shifted(w.bytes.size() + 1);
@@ -212,6 +212,24 @@ TEST(Kernels, ThreadsGiveTheSameBits) {
   }
   set_compute_threads(1);
   EXPECT_EQ(compute_threads(), 1);
+}
+
+// Attention's weighted sum of values: the same bits as the scalar loop, ragged lengths included.
+TEST(Kernels, AxpyUnfusedMatchesReference) {
+  std::mt19937 rng(6);
+  std::normal_distribution<float> nd;
+  for (int64_t n : {1, 15, 16, 17, 100, 512})
+    for (Isa isa : isas()) {
+      std::vector<float> x(static_cast<size_t>(n)), y(x.size());
+      for (auto& v : x) v = nd(rng);
+      for (auto& v : y) v = nd(rng);
+      std::vector<float> got = y, want = y;
+      const float w = nd(rng);
+      axpy_unfused(isa, w, x.data(), got.data(), n);
+      axpy_unfused_ref(w, x.data(), want.data(), n);
+      SCOPED_TRACE(testing::Message() << "n=" << n << " isa=" << isa_name(isa));
+      expect_same(got, want, "axpy_unfused");
+    }
 }
 
 TEST(Kernels, IsaOverrideNeverExceedsTheCpu) {

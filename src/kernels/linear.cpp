@@ -286,6 +286,16 @@ void linear_dense_isa(Isa isa, const TensorView& w, const float* x, int64_t m, f
   run_matmul(isa, job);
 }
 
+void axpy_unfused_ref(float w, const float* x, float* y, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) y[j] = y[j] + w * x[j];
+}
+
+void axpy_unfused(Isa isa, float w, const float* x, float* y, int64_t n) {
+  if (isa == Isa::Avx512) return axpy_unfused_avx512(w, x, y, n);
+  if (isa == Isa::Avx2) return axpy_unfused_avx2(w, x, y, n);
+  axpy_unfused_ref(w, x, y, n);
+}
+
 void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq,
                   int64_t n0, int64_t n1, int64_t ldy) {
   linear_quant_isa(active_isa(), w, x, m, y, aq, n0, n1, ldy);

@@ -52,6 +52,10 @@ void linear_quant_isa(Isa isa, const QuantWeight& w, const float* x, int64_t m, 
                       ActQuant aq, int64_t n0 = 0, int64_t n1 = -1, int64_t ldy = -1);
 void linear_dense_isa(Isa isa, const TensorView& w, const float* x, int64_t m, float* y);
 
+// y += w * x, unfused (a rounded product, then a rounded sum), as attention sums its values.
+void axpy_unfused(Isa isa, float w, const float* x, float* y, int64_t n);
+void axpy_unfused_ref(float w, const float* x, float* y, int64_t n);
+
 // Reads element i of a BF16 or F32 tensor as float.
 float load_float(const TensorView& t, int64_t i);
 void load_floats(const TensorView& t, float* out);  // the whole tensor

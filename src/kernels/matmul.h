@@ -41,4 +41,8 @@ int64_t matmul_scratch_floats(int64_t k);
 void matmul_avx512(const MatmulJob& job);
 void matmul_avx2(const MatmulJob& job);
 
+// Attention's weighted sum (kernels/linear.h has the dispatching version and the reference).
+void axpy_unfused_avx512(float w, const float* x, float* y, int64_t n);
+void axpy_unfused_avx2(float w, const float* x, float* y, int64_t n);
+
 }  // namespace dsv4

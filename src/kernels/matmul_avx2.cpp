@@ -26,6 +26,7 @@ struct V {
     return {_mm256_fmadd_ps(x.a, y.a, z.a), _mm256_fmadd_ps(x.b, y.b, z.b)};
   }
   static F mul(F x, F y) { return {_mm256_mul_ps(x.a, y.a), _mm256_mul_ps(x.b, y.b)}; }
+  static F add(F x, F y) { return {_mm256_add_ps(x.a, y.a), _mm256_add_ps(x.b, y.b)}; }
   static __m128i load8(const uint8_t* p) {
     return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
   }
@@ -84,6 +85,10 @@ struct V {
 
 void matmul_avx2(const MatmulJob& job) {
   simd_avx2::run_matmul(job);
+}
+
+void axpy_unfused_avx2(float w, const float* x, float* y, int64_t n) {
+  simd_avx2::axpy_unfused(w, x, y, n);
 }
 
 }  // namespace dsv4

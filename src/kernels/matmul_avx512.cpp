@@ -23,6 +23,7 @@ struct V {
   static F bcast(const float* p) { return _mm512_set1_ps(*p); }
   static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
   static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F add(F a, F b) { return _mm512_add_ps(a, b); }
   static __m128i load16(const uint8_t* p) {
     return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   }
@@ -71,6 +72,10 @@ struct V {
 
 void matmul_avx512(const MatmulJob& job) {
   simd_avx512::run_matmul(job);
+}
+
+void axpy_unfused_avx512(float w, const float* x, float* y, int64_t n) {
+  simd_avx512::axpy_unfused(w, x, y, n);
 }
 
 }  // namespace dsv4

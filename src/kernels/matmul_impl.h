@@ -219,113 +219,144 @@ inline void row_group(const MatmulJob& job, int64_t r0, int64_t rows, int64_t i0
     for (int64_t r = 0; r < rows; ++r) tile<1, 1>(job, r0 + r, i, ws + r * nsub, comb);
 }
 
-// ---- prefill (m >= 4): weights decoded once per block into L1, then a register-blocked product --
+// ---- prefill (16+ inputs): 4 rows x up to 1024 columns decoded once into L1, then register tiles
+// that keep each output's accumulator (and a quantised block's part) in registers across the chunk.
 
 constexpr int64_t kPR = 4;            // rows per group
-constexpr int64_t kDenseBlock = 128;  // columns per block of a dense layer
+constexpr int64_t kChunkCols = 1024;  // columns decoded at a time: 4 x 1024 floats = 16 KB
 
-// The columns [c0, c0 + bw) of rows r0..r0+4 as floats in lane order, into wbuf[r * bw + j]:
-// FP8 as the decoder yields them (value / 256), FP4 as lo then hi per 32, dense as stored.
-inline void decode_block(const MatmulJob& job, int64_t r0, int64_t c0, int64_t bw, float* wbuf) {
+// Columns [c0, c0 + cw) of rows r0..r0+4 as floats in lane order, into wbuf[r * cw + j]: FP8 as
+// the decoder yields them (value / 256), FP4 as lo then hi per 32 columns, dense as stored.
+inline void decode_chunk(const MatmulJob& job, int64_t r0, int64_t c0, int64_t cw, float* wbuf) {
   const int64_t rb = row_bytes(job);
   for (int64_t r = 0; r < kPR; ++r) {
     const uint8_t* row = job.w + (r0 + r) * rb;
-    float* d = wbuf + r * bw;
+    float* d = wbuf + r * cw;
     switch (job.kind) {
       case MatmulJob::Kind::Fp8:
-        for (int64_t v = 0; v < bw; v += kLanes) V::store(d + v, V::fp8(row + c0 + v));
+        for (int64_t v = 0; v < cw; v += kLanes) V::store(d + v, V::fp8(row + c0 + v));
         break;
-      case MatmulJob::Kind::Fp4: {
-        V::F lo, hi;
-        V::fp4(row + c0 / 2, lo, hi);
-        V::store(d, lo);
-        V::store(d + kLanes, hi);
+      case MatmulJob::Kind::Fp4:
+        for (int64_t v = 0; v < cw; v += 2 * kLanes) {
+          V::F lo, hi;
+          V::fp4(row + (c0 + v) / 2, lo, hi);
+          V::store(d + v, lo);
+          V::store(d + v + kLanes, hi);
+        }
         break;
-      }
       case MatmulJob::Kind::Bf16:
-        for (int64_t v = 0; v < bw; v += kLanes) V::store(d + v, V::bf16(row + 2 * (c0 + v)));
+        for (int64_t v = 0; v < cw; v += kLanes) V::store(d + v, V::bf16(row + 2 * (c0 + v)));
         break;
       case MatmulJob::Kind::F32:
-        for (int64_t v = 0; v < bw; v += kLanes) V::store(d + v, V::f32(row + 4 * (c0 + v)));
+        for (int64_t v = 0; v < cw; v += kLanes) V::store(d + v, V::f32(row + 4 * (c0 + v)));
         break;
     }
   }
 }
 
-// One block of 4 rows x M inputs: the lanes' sums over the block's columns (quantised: a fresh
-// part, then acc += part * scale; dense: acc continued), accumulators kept in accm[r][i][16].
+// 4 rows x M inputs over one chunk. accm[r * acc_stride + i * 16] holds the lanes' running sums
+// between chunks. Quantised: comb[(r * M + i) * nb + b] is the scale of block b of the chunk.
 template <int M, bool Dense>
-inline void block_tile(const float* wbuf, int64_t bw, const float* const* xr, float* accm,
-                       int64_t acc_stride, const float* scale) {
-  V::F p[kPR][M];
+inline void chunk_tile(const float* wbuf, int64_t cw, int64_t bw, const float* const* xr,
+                       float* accm, int64_t acc_stride, const float* comb, int64_t nb) {
+  V::F acc[kPR][M];
 #pragma GCC unroll 4
   for (int r = 0; r < kPR; ++r)
 #pragma GCC unroll 4
-    for (int i = 0; i < M; ++i)
-      p[r][i] = Dense ? V::load(accm + r * acc_stride + i * kLanes) : V::zero();
-  for (int64_t v = 0; v < bw; v += kLanes) {
-    V::F x[M];
+    for (int i = 0; i < M; ++i) acc[r][i] = V::load(accm + r * acc_stride + i * kLanes);
+  if (Dense) {
+    for (int64_t v = 0; v < cw; v += kLanes) {
+      V::F x[M];
 #pragma GCC unroll 4
-    for (int i = 0; i < M; ++i) x[i] = V::load(xr[i] + v);
+      for (int i = 0; i < M; ++i) x[i] = V::load(xr[i] + v);
 #pragma GCC unroll 4
-    for (int r = 0; r < kPR; ++r) {
-      const V::F w = V::load(wbuf + r * bw + v);
+      for (int r = 0; r < kPR; ++r) {
+        const V::F w = V::load(wbuf + r * cw + v);
 #pragma GCC unroll 4
-      for (int i = 0; i < M; ++i) p[r][i] = V::fma(x[i], w, p[r][i]);
+        for (int i = 0; i < M; ++i) acc[r][i] = V::fma(x[i], w, acc[r][i]);
+      }
+    }
+  } else {
+    for (int64_t b = 0; b < nb; ++b) {
+      V::F p[kPR][M];
+#pragma GCC unroll 4
+      for (int r = 0; r < kPR; ++r)
+#pragma GCC unroll 4
+        for (int i = 0; i < M; ++i) p[r][i] = V::zero();
+      for (int64_t v = b * bw; v < b * bw + bw; v += kLanes) {
+        V::F x[M];
+#pragma GCC unroll 4
+        for (int i = 0; i < M; ++i) x[i] = V::load(xr[i] + v);
+#pragma GCC unroll 4
+        for (int r = 0; r < kPR; ++r) {
+          const V::F w = V::load(wbuf + r * cw + v);
+#pragma GCC unroll 4
+          for (int i = 0; i < M; ++i) p[r][i] = V::fma(x[i], w, p[r][i]);
+        }
+      }
+#pragma GCC unroll 4
+      for (int r = 0; r < kPR; ++r)
+#pragma GCC unroll 4
+        for (int i = 0; i < M; ++i)
+          acc[r][i] = V::fma(p[r][i], V::bcast(comb + (r * M + i) * nb + b), acc[r][i]);
     }
   }
 #pragma GCC unroll 4
   for (int r = 0; r < kPR; ++r)
 #pragma GCC unroll 4
-    for (int i = 0; i < M; ++i) {
-      float* a = accm + r * acc_stride + i * kLanes;
-      V::store(a, Dense ? p[r][i] : V::fma(p[r][i], V::bcast(scale + r * M + i), V::load(a)));
-    }
+    for (int i = 0; i < M; ++i) V::store(accm + r * acc_stride + i * kLanes, acc[r][i]);
 }
 
 template <int M>
-inline void block_group(const MatmulJob& job, const float* wbuf, int64_t c0, int64_t bw, int64_t i,
-                        float* accm, int64_t acc_stride, const float* ws, int64_t c, int64_t nsub) {
+inline void chunk_group(const MatmulJob& job, const float* wbuf, int64_t c0, int64_t cw, int64_t i,
+                        float* accm, int64_t acc_stride, const float* ws, float* comb) {
   const float* xr[M];
   for (int j = 0; j < M; ++j) xr[j] = job.x + (i + j) * job.k + c0;
-  if (!quantised(job)) return block_tile<M, true>(wbuf, bw, xr, accm, acc_stride, nullptr);
-  float scale[kPR * M];  // weight scale x input scale, as the reference multiplies them
+  if (!quantised(job)) return chunk_tile<M, true>(wbuf, cw, 0, xr, accm, acc_stride, nullptr, 0);
+  // The chunk's scales: weight scale x input scale, as the reference multiplies them.
+  const int64_t bw = block_cols(job), nsub = job.k / bw, b0 = c0 / bw, nb = cw / bw;
   for (int r = 0; r < kPR; ++r)
-    for (int j = 0; j < M; ++j) scale[r * M + j] = ws[r * nsub + c] * job.xs[(i + j) * nsub + c];
-  block_tile<M, false>(wbuf, bw, xr, accm, acc_stride, scale);
+    for (int j = 0; j < M; ++j) {
+      const float* a = ws + r * nsub + b0;
+      const float* x = job.xs + (i + j) * nsub + b0;
+      float* d = comb + (r * M + j) * nb;
+      int64_t b = 0;
+      for (; b + kLanes <= nb; b += kLanes) V::store(d + b, V::mul(V::load(a + b), V::load(x + b)));
+      for (; b < nb; ++b) d[b] = a[b] * x[b];
+    }
+  chunk_tile<M, false>(wbuf, cw, bw, xr, accm, acc_stride, comb, nb);
 }
 
-// Rows r0..r0+4 x inputs i0..i1 (at most kInputBlock of them).
+// Rows r0..r0+4 x inputs i0..i1 (at most kInputBlock of them). Quantised tiles hold a part and
+// an accumulator per output, so they take 3 inputs at a time; dense ones take 4.
 inline void prefill_group(const MatmulJob& job, int64_t r0, int64_t i0, int64_t i1, float* ws,
-                          float* wbuf, float* accm) {
+                          float* wbuf, float* accm, float* comb) {
   const bool quant = quantised(job);
   const int64_t k = job.k, nsub = quant ? k / block_cols(job) : 0;
-  const int64_t bw_full = quant ? block_cols(job) : kDenseBlock;
   const int64_t acc_stride = kInputBlock * kLanes;  // accm[r][i][lane]
   for (int64_t r = 0; r < kPR; ++r) {
     if (quant) weight_scales(job, r0 + r, nsub, ws + r * nsub);
     for (int64_t j = 0; j < acc_stride; ++j) accm[r * acc_stride + j] = 0.0f;
   }
-  for (int64_t c0 = 0, c = 0; c0 < k; c0 += bw_full, ++c) {
-    const int64_t bw = imin(bw_full, k - c0);
-    decode_block(job, r0, c0, bw, wbuf);
+  for (int64_t c0 = 0; c0 < k; c0 += kChunkCols) {
+    const int64_t cw = imin(kChunkCols, k - c0);
+    decode_chunk(job, r0, c0, cw, wbuf);
     int64_t i = i0;
-    for (; i + 4 <= i1; i += 4)
-      block_group<4>(job, wbuf, c0, bw, i, accm + (i - i0) * kLanes, acc_stride, ws, c, nsub);
-    float* a = accm + (i - i0) * kLanes;
-    switch (i1 - i) {
-      case 3:
-        block_group<3>(job, wbuf, c0, bw, i, a, acc_stride, ws, c, nsub);
-        break;
-      case 2:
-        block_group<2>(job, wbuf, c0, bw, i, a, acc_stride, ws, c, nsub);
-        break;
-      case 1:
-        block_group<1>(job, wbuf, c0, bw, i, a, acc_stride, ws, c, nsub);
-        break;
-      default:
-        break;
+    auto at = [&](int64_t ii) { return accm + (ii - i0) * kLanes; };
+    if (quant) {
+      for (; i + 3 <= i1; i += 3) chunk_group<3>(job, wbuf, c0, cw, i, at(i), acc_stride, ws, comb);
+    } else {
+      for (; i + 4 <= i1; i += 4) chunk_group<4>(job, wbuf, c0, cw, i, at(i), acc_stride, ws, comb);
+      if (i + 3 <= i1) {
+        chunk_group<3>(job, wbuf, c0, cw, i, at(i), acc_stride, ws, comb);
+        i += 3;
+      }
     }
+    if (i + 2 <= i1) {
+      chunk_group<2>(job, wbuf, c0, cw, i, at(i), acc_stride, ws, comb);
+      i += 2;
+    }
+    if (i < i1) chunk_group<1>(job, wbuf, c0, cw, i, at(i), acc_stride, ws, comb);
   }
   for (int64_t r = 0; r < kPR; ++r)
     for (int64_t i = i0; i < i1; ++i)
@@ -335,17 +366,18 @@ inline void prefill_group(const MatmulJob& job, int64_t r0, int64_t i0, int64_t 
 
 inline void run_matmul(const MatmulJob& job) {
   const int64_t nsub = quantised(job) ? job.k / block_cols(job) : 0;
-  float* ws = job.scratch;                 // [kGroupRows][nsub]
-  float* comb = ws + kGroupRows * nsub;    // [8 outputs][nsub]
-  float* wbuf = comb + kGroupRows * nsub;  // [kPR][128]
-  float* accm = wbuf + kPR * 128;          // [kPR][kInputBlock][16]
-  // Prefill: 4 or more inputs, and (dense) whole vectors per row.
+  const int64_t cap = job.k / 32 + 1;     // blocks per row, at most (matmul_scratch_floats)
+  float* ws = job.scratch;                // [kGroupRows][nsub]
+  float* comb = ws + kGroupRows * cap;    // [8 outputs][nsub], or [12 outputs][chunk blocks]
+  float* wbuf = comb + 12 * cap;          // [kPR][kChunkCols]
+  float* accm = wbuf + kPR * kChunkCols;  // [kPR][kInputBlock][16]
+  // Prefill: 16 or more inputs (fewer use the register path), and (dense) whole vectors per row.
   const bool blocked = job.m >= kInputBlock && (quantised(job) || job.k % kLanes == 0);
   for (int64_t i0 = 0; i0 < job.m; i0 += kInputBlock) {
     const int64_t i1 = imin(job.m, i0 + kInputBlock);
     int64_t r0 = job.n0;
     if (blocked)
-      for (; r0 + kPR <= job.n1; r0 += kPR) prefill_group(job, r0, i0, i1, ws, wbuf, accm);
+      for (; r0 + kPR <= job.n1; r0 += kPR) prefill_group(job, r0, i0, i1, ws, wbuf, accm, comb);
     for (; r0 < job.n1; r0 += kGroupRows) {
       const int64_t rows = imin(kGroupRows, job.n1 - r0);
       if (nsub)
@@ -353,4 +385,15 @@ inline void run_matmul(const MatmulJob& job) {
       row_group(job, r0, rows, i0, i1, ws, comb);
     }
   }
+}
+
+// ---- attention
+
+// y[j] += w * x[j], rounded twice (a product, then a sum) as the scalar loop does.
+inline void axpy_unfused(float w, const float* x, float* y, int64_t n) {
+  const V::F wv = V::bcast(&w);
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    V::store(y + j, V::add(V::load(y + j), V::mul(wv, V::load(x + j))));
+  for (; j < n; ++j) y[j] = y[j] + w * x[j];
 }

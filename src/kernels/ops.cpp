@@ -1,5 +1,8 @@
 #include "kernels/ops.h"
 
+#include "kernels/isa.h"
+#include "kernels/linear.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -132,22 +135,32 @@ void hadamard(float* x, int n) {
 
 void attend_with_sink(const float* q, const float* const* keys, int64_t n_keys, int64_t dim,
                       float scale, float sink, float* out) {
-  std::vector<float> logits(static_cast<size_t>(n_keys));
-  float m = -std::numeric_limits<float>::infinity();
-  for (int64_t e = 0; e < n_keys; ++e) {
+  thread_local std::vector<float> logits;
+  logits.resize(static_cast<size_t>(n_keys));
+  // q . k sequentially over the dimensions, as the reference adds them (the order is part of the
+  // numerics: the conformance cases move when it changes); 8 keys at a time for 8 independent
+  // chains.
+  constexpr int kKeys = 8;
+  int64_t e = 0;
+  for (; e + kKeys <= n_keys; e += kKeys) {
+    float dot[kKeys] = {};
+    for (int64_t i = 0; i < dim; ++i)
+      for (int k = 0; k < kKeys; ++k) dot[k] += q[i] * keys[e + k][i];
+    for (int k = 0; k < kKeys; ++k) logits[e + k] = dot[k] * scale;
+  }
+  for (; e < n_keys; ++e) {
     float dot = 0;
     for (int64_t i = 0; i < dim; ++i) dot += q[i] * keys[e][i];
     logits[e] = dot * scale;
-    m = std::max(m, logits[e]);
   }
+  float m = -std::numeric_limits<float>::infinity();
+  for (float l : logits) m = std::max(m, l);
   float sum = 0;
   for (auto& l : logits) sum += (l = std::exp(l - m));
   const float denom = sum + std::exp(sink - m);
   std::fill(out, out + dim, 0.0f);
-  for (int64_t e = 0; e < n_keys; ++e) {
-    const float w = logits[e] / denom;
-    for (int64_t i = 0; i < dim; ++i) out[i] += w * keys[e][i];
-  }
+  const Isa isa = active_isa();
+  for (int64_t k = 0; k < n_keys; ++k) axpy_unfused(isa, logits[k] / denom, keys[k], out, dim);
 }
 
 void hc_split_sinkhorn(const float* mixes, const float* scale, const float* base, int hc, int iters,
