@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "forward_util.h"
 #include "kernels/ops.h"
+#include "kernels/parallel.h"
 #include "model/layers.h"
 #include "numeric/formats.h"
 
@@ -66,6 +68,24 @@ TEST_P(Paths, PrefillDecodeAndChunkedAgree) {
            {3}, {5, 4}, {1, 127, 12}, {7, 128, 5}, {2, 129, 9}, {17}, {9, 1, 16}})
     EXPECT_LE(max_row_error(run_chunked(tf, tokens, sizes), prefill, V), kSamePath)
         << "chunks of " << sizes[0];
+}
+
+// The compute threads split rows, heads and indexer entries, never a sum: the logits are the
+// same bits for any thread count, in prefill and decode.
+TEST_P(Paths, ThreadCountGivesTheSameBits) {
+  const Shape& s = GetParam();
+  const Model& m = generated_model(s.name, s.config);
+  Transformer tf(m);
+  const auto tokens = random_tokens(40, m.config.vocab_size, 9);
+  const auto one = run_chunked(tf, tokens, {30, 1});
+  for (int threads : {2, 3}) {
+    set_compute_threads(threads);
+    const auto many = run_chunked(tf, tokens, {30, 1});
+    set_compute_threads(1);
+    ASSERT_EQ(many.size(), one.size());
+    EXPECT_EQ(std::memcmp(many.data(), one.data(), one.size() * sizeof(float)), 0)
+        << threads << " threads";
+  }
 }
 
 TEST_P(Paths, BatchOfSequencesMatchesEachAlone) {

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "kernels/ops.h"
+#include "kernels/parallel.h"
 #include "model/layers.h"
 #include "util/error.h"
 
@@ -174,29 +175,37 @@ void attention(const LayerCtx& ctx, const BlockWork& work, const float* x, float
       for (int64_t e = 0; e < visible; ++e) keys.push_back(ls.entries + e * dh);
     } else if (ratio == 4 && visible > 0) {
       // Lightning Indexer: score(w) = sum_h relu(q_h . K_w) * weight_h over visible entries.
+      // Entries are independent: split over the compute threads (same bits for any count).
       iscores.assign(static_cast<size_t>(visible), 0.0f);
-      for (int64_t e = 0; e < visible; ++e) {
-        const float* K = ls.ikeys + e * ih;
-        float s = 0;
-        for (int64_t h = 0; h < inh; ++h) {
-          const float* qh = &iq[(t * inh + h) * ih];
-          float dot = 0;
-          for (int64_t i = 0; i < ih; ++i) dot += qh[i] * K[i];
-          s += std::max(dot, 0.0f) * iw[t * inh + h];
+      auto score = [&](int part, int parts) {
+        for (int64_t e = visible * part / parts; e < visible * (part + 1) / parts; ++e) {
+          const float* K = ls.ikeys + e * ih;
+          float s = 0;
+          for (int64_t h = 0; h < inh; ++h) {
+            const float* qh = &iq[(t * inh + h) * ih];
+            float dot = 0;
+            for (int64_t i = 0; i < ih; ++i) dot += qh[i] * K[i];
+            s += std::max(dot, 0.0f) * iw[t * inh + h];
+          }
+          iscores[static_cast<size_t>(e)] = s;
         }
-        iscores[e] = s;
-      }
+      };
+      parallel_run(score);
       topk_indices(iscores, std::min<int64_t>(c.index_topk, visible), selected);
       for (int64_t e : selected) keys.push_back(ls.entries + e * dh);
     }
 
-    // Sparse attention with the per-head sink, then inverse RoPE at the query position.
-    for (int64_t h = 0; h < H; ++h) {
-      float* oh = &o[(t * H + h) * dh];
-      attend_with_sink(&q[(t * H + h) * dh], keys.data(), static_cast<int64_t>(keys.size()), dh,
-                       scale, k.attn_sink[h], oh);
-      apply_rope(oh + nope, static_cast<int>(rd), p, ctx.rope, /*inverse=*/true);
-    }
+    // Sparse attention with the per-head sink, then inverse RoPE at the query position; heads
+    // are independent, split over the compute threads.
+    auto attend = [&](int part, int parts) {
+      for (int64_t h = H * part / parts; h < H * (part + 1) / parts; ++h) {
+        float* oh = &o[(t * H + h) * dh];
+        attend_with_sink(&q[(t * H + h) * dh], keys.data(), static_cast<int64_t>(keys.size()), dh,
+                         scale, k.attn_sink[h], oh);
+        apply_rope(oh + nope, static_cast<int>(rd), p, ctx.rope, /*inverse=*/true);
+      }
+    };
+    parallel_run(attend);
   }
 
   // The last `window` positions of the chunk go into the ring, after every query has read it.
