@@ -183,7 +183,7 @@ namespace {
 
 void run_matmul_range(Isa isa, MatmulJob job) {
   thread_local std::vector<float> scratch;
-  scratch.resize(static_cast<size_t>(matmul_scratch_floats(job.k)));
+  scratch.resize(static_cast<size_t>(matmul_scratch_floats(job.k)));  // the kernel aligns its parts
   job.scratch = scratch.data();
   if (isa == Isa::Avx512)
     matmul_avx512(job);
@@ -223,29 +223,27 @@ void linear_quant_isa(Isa isa, const QuantWeight& w, const float* x, int64_t m, 
   // The kernel's input layout (matmul.h): FP8 inputs times 256 (exact: a power of two, as long as
   // |x| < 2^120; the FP8 decoder yields weight / 256, so the products are unchanged); FP4 inputs
   // with each 32-column block split into its even then its odd columns.
-  thread_local std::vector<float> xp, xs;
+  // On a 64-byte boundary (rows are k floats, a multiple of 128, apart), so the kernel's vector
+  // loads never split a cache line.
+  thread_local std::vector<float> xbuf, xs;
   thread_local Fp8Activations qa;
-  const float* src = x;
-  if (aq == ActQuant::Fp8) {
-    act_quant_fp8(x, m, k, qa);
-    const auto& t8 = fp8_table();
-    xp.resize(qa.codes.size());
-    for (size_t i = 0; i < xp.size(); ++i) xp[i] = t8[qa.codes[i]];
-    src = xp.data();
-  } else {
-    xp.assign(x, x + m * k);
-  }
+  xbuf.resize(static_cast<size_t>(m * k + 16));
+  float* xp =
+      reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(xbuf.data()) + 63) & ~uintptr_t{63});
+  const auto& t8 = fp8_table();
+  // The input value j of row i: the FP8 code decoded (act-quant) or as given.
+  auto value = [&](int64_t j) {
+    return aq == ActQuant::Fp8 ? t8[qa.codes[static_cast<size_t>(j)]] : x[j];
+  };
+  if (aq == ActQuant::Fp8) act_quant_fp8(x, m, k, qa);
   if (fp4) {
-    std::vector<float> block(32);
-    for (int64_t b = 0; b < m * k; b += 32) {
+    for (int64_t b = 0; b < m * k; b += 32)
       for (int l = 0; l < 16; ++l) {
-        block[l] = src[b + 2 * l];
-        block[16 + l] = src[b + 2 * l + 1];
+        xp[b + l] = value(b + 2 * l);
+        xp[b + 16 + l] = value(b + 2 * l + 1);
       }
-      std::copy(block.begin(), block.end(), xp.begin() + b);
-    }
   } else {
-    for (int64_t j = 0; j < m * k; ++j) xp[j] = src[j] * 256.0f;
+    for (int64_t j = 0; j < m * k; ++j) xp[j] = value(j) * 256.0f;
   }
   xs.resize(static_cast<size_t>(m * nsub));
   for (int64_t i = 0; i < m; ++i)
@@ -261,7 +259,7 @@ void linear_quant_isa(Isa isa, const QuantWeight& w, const float* x, int64_t m, 
   job.ws = w.scale->data;
   job.ws_e8m0 = w.scale->dtype() == DType::F8_E8M0;
   job.ws_cols = w.scale->shape()[1];
-  job.x = xp.data();
+  job.x = xp;
   job.m = m;
   job.xs = xs.data();
   job.y = y;

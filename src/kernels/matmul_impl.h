@@ -254,11 +254,23 @@ inline void decode_chunk(const MatmulJob& job, int64_t r0, int64_t c0, int64_t c
   }
 }
 
+// The next tile's inputs: `rows` rows from xnext, `stride` floats apart. One line of each per 16
+// columns, so they arrive in L1 while this tile computes.
+struct Prefetch {
+  const float* x = nullptr;
+  int64_t stride = 0;
+  int rows = 0;
+};
+inline void prefetch_next(const Prefetch& p, int64_t v) {
+  for (int i = 0; i < p.rows; ++i) __builtin_prefetch(p.x + i * p.stride + v);
+}
+
 // 4 rows x M inputs over one chunk. accm[r * acc_stride + i * 16] holds the lanes' running sums
 // between chunks. Quantised: comb[(r * M + i) * nb + b] is the scale of block b of the chunk.
 template <int M, bool Dense>
 inline void chunk_tile(const float* wbuf, int64_t cw, int64_t bw, const float* const* xr,
-                       float* accm, int64_t acc_stride, const float* comb, int64_t nb) {
+                       const Prefetch& xnext, float* accm, int64_t acc_stride, const float* comb,
+                       int64_t nb) {
   V::F acc[kPR][M];
 #pragma GCC unroll 4
   for (int r = 0; r < kPR; ++r)
@@ -269,6 +281,7 @@ inline void chunk_tile(const float* wbuf, int64_t cw, int64_t bw, const float* c
       V::F x[M];
 #pragma GCC unroll 4
       for (int i = 0; i < M; ++i) x[i] = V::load(xr[i] + v);
+      prefetch_next(xnext, v);
 #pragma GCC unroll 4
       for (int r = 0; r < kPR; ++r) {
         const V::F w = V::load(wbuf + r * cw + v);
@@ -287,6 +300,7 @@ inline void chunk_tile(const float* wbuf, int64_t cw, int64_t bw, const float* c
         V::F x[M];
 #pragma GCC unroll 4
         for (int i = 0; i < M; ++i) x[i] = V::load(xr[i] + v);
+        prefetch_next(xnext, v);
 #pragma GCC unroll 4
         for (int r = 0; r < kPR; ++r) {
           const V::F w = V::load(wbuf + r * cw + v);
@@ -309,10 +323,14 @@ inline void chunk_tile(const float* wbuf, int64_t cw, int64_t bw, const float* c
 
 template <int M>
 inline void chunk_group(const MatmulJob& job, const float* wbuf, int64_t c0, int64_t cw, int64_t i,
-                        float* accm, int64_t acc_stride, const float* ws, float* comb) {
+                        int64_t i1, float* accm, int64_t acc_stride, const float* ws, float* comb) {
   const float* xr[M];
   for (int j = 0; j < M; ++j) xr[j] = job.x + (i + j) * job.k + c0;
-  if (!quantised(job)) return chunk_tile<M, true>(wbuf, cw, 0, xr, accm, acc_stride, nullptr, 0);
+  Prefetch next;  // the inputs of the next group of this chunk
+  if (i + M < i1)
+    next = {job.x + (i + M) * job.k + c0, job.k, static_cast<int>(imin(4, i1 - i - M))};
+  if (!quantised(job))
+    return chunk_tile<M, true>(wbuf, cw, 0, xr, next, accm, acc_stride, nullptr, 0);
   // The chunk's scales: weight scale x input scale, as the reference multiplies them.
   const int64_t bw = block_cols(job), nsub = job.k / bw, b0 = c0 / bw, nb = cw / bw;
   for (int r = 0; r < kPR; ++r)
@@ -324,7 +342,7 @@ inline void chunk_group(const MatmulJob& job, const float* wbuf, int64_t c0, int
       for (; b + kLanes <= nb; b += kLanes) V::store(d + b, V::mul(V::load(a + b), V::load(x + b)));
       for (; b < nb; ++b) d[b] = a[b] * x[b];
     }
-  chunk_tile<M, false>(wbuf, cw, bw, xr, accm, acc_stride, comb, nb);
+  chunk_tile<M, false>(wbuf, cw, bw, xr, next, accm, acc_stride, comb, nb);
 }
 
 // Rows r0..r0+4 x inputs i0..i1 (at most kInputBlock of them). Quantised tiles hold a part and
@@ -344,19 +362,21 @@ inline void prefill_group(const MatmulJob& job, int64_t r0, int64_t i0, int64_t 
     int64_t i = i0;
     auto at = [&](int64_t ii) { return accm + (ii - i0) * kLanes; };
     if (quant) {
-      for (; i + 3 <= i1; i += 3) chunk_group<3>(job, wbuf, c0, cw, i, at(i), acc_stride, ws, comb);
+      for (; i + 3 <= i1; i += 3)
+        chunk_group<3>(job, wbuf, c0, cw, i, i1, at(i), acc_stride, ws, comb);
     } else {
-      for (; i + 4 <= i1; i += 4) chunk_group<4>(job, wbuf, c0, cw, i, at(i), acc_stride, ws, comb);
+      for (; i + 4 <= i1; i += 4)
+        chunk_group<4>(job, wbuf, c0, cw, i, i1, at(i), acc_stride, ws, comb);
       if (i + 3 <= i1) {
-        chunk_group<3>(job, wbuf, c0, cw, i, at(i), acc_stride, ws, comb);
+        chunk_group<3>(job, wbuf, c0, cw, i, i1, at(i), acc_stride, ws, comb);
         i += 3;
       }
     }
     if (i + 2 <= i1) {
-      chunk_group<2>(job, wbuf, c0, cw, i, at(i), acc_stride, ws, comb);
+      chunk_group<2>(job, wbuf, c0, cw, i, i1, at(i), acc_stride, ws, comb);
       i += 2;
     }
-    if (i < i1) chunk_group<1>(job, wbuf, c0, cw, i, at(i), acc_stride, ws, comb);
+    if (i < i1) chunk_group<1>(job, wbuf, c0, cw, i, i1, at(i), acc_stride, ws, comb);
   }
   for (int64_t r = 0; r < kPR; ++r)
     for (int64_t i = i0; i < i1; ++i)
@@ -366,11 +386,15 @@ inline void prefill_group(const MatmulJob& job, int64_t r0, int64_t i0, int64_t 
 
 inline void run_matmul(const MatmulJob& job) {
   const int64_t nsub = quantised(job) ? job.k / block_cols(job) : 0;
-  const int64_t cap = job.k / 32 + 1;     // blocks per row, at most (matmul_scratch_floats)
-  float* ws = job.scratch;                // [kGroupRows][nsub]
-  float* comb = ws + kGroupRows * cap;    // [8 outputs][nsub], or [12 outputs][chunk blocks]
-  float* wbuf = comb + 12 * cap;          // [kPR][kChunkCols]
-  float* accm = wbuf + kPR * kChunkCols;  // [kPR][kInputBlock][16]
+  // Scratch, each part on a 64-byte boundary: unaligned vectors would split cache lines.
+  const int64_t cap = job.k / 32 + 1;  // blocks per row, at most (matmul_scratch_floats)
+  auto align = [](float* p) {
+    return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
+  };
+  float* ws = align(job.scratch);                // [kGroupRows][nsub]
+  float* comb = align(ws + kGroupRows * cap);    // [8 outputs][nsub] or [12 outputs][chunk blocks]
+  float* wbuf = align(comb + 12 * cap);          // [kPR][kChunkCols]
+  float* accm = align(wbuf + kPR * kChunkCols);  // [kPR][kInputBlock][16]
   // Prefill: 16 or more inputs (fewer use the register path), and (dense) whole vectors per row.
   const bool blocked = job.m >= kInputBlock && (quantised(job) || job.k % kLanes == 0);
   for (int64_t i0 = 0; i0 < job.m; i0 += kInputBlock) {

@@ -1,0 +1,78 @@
+// The linear-layer kernels in isolation (kernels/matmul.h), as GFLOP/s: the shapes prefill and the
+// experts give them on Flash (hidden 4096, experts of 2048). Compare with `dsv4 bench`'s fp32 FMA
+// peak of the same machine; `--benchmark_repetitions` helps on noisy hosts.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "io/safetensors.h"
+#include "kernels/linear.h"
+
+namespace {
+
+using namespace dsv4;
+
+struct Layer {
+  TensorEntry we, se;
+  std::vector<uint8_t> w, s;
+  TensorView wv, sv;
+};
+
+// A random FP8 [n, k] (128x128 E8M0 scales) or FP4 [n, k/2] (per-32 scales) layer.
+Layer make_layer(bool fp4, int64_t n, int64_t k) {
+  Layer l;
+  std::mt19937 rng(1);
+  const int64_t wc = fp4 ? k / 2 : k, sr = fp4 ? n : (n + 127) / 128, sc = fp4 ? k / 32 : k / 128;
+  l.w.resize(static_cast<size_t>(n * wc));
+  for (auto& b : l.w) b = static_cast<uint8_t>(rng() & (fp4 ? 0xFF : 0x7E));
+  l.s.assign(static_cast<size_t>(sr * sc), 120);
+  l.we = {"w", fp4 ? DType::I8 : DType::F8_E4M3, {n, wc}, 0, l.w.size()};
+  l.se = {"s", DType::F8_E8M0, {sr, sc}, 0, l.s.size()};
+  l.wv = {&l.we, l.w.data(), nullptr};
+  l.sv = {&l.se, l.s.data(), nullptr};
+  return l;
+}
+
+void BM_Quant(benchmark::State& state, bool fp4, int64_t n, int64_t k) {
+  const int64_t m = state.range(0);
+  Layer l = make_layer(fp4, n, k);
+  std::vector<float> x(static_cast<size_t>(m * k)), y(static_cast<size_t>(m * n));
+  std::mt19937 rng(2);
+  std::normal_distribution<float> nd;
+  for (auto& v : x) v = nd(rng);
+  for (auto _ : state) {
+    linear_quant({&l.wv, &l.sv}, x.data(), m, y.data(), ActQuant::Fp8);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(m * n * k),
+                                                 benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+}
+
+void BM_Fp8_4096x4096(benchmark::State& s) {
+  BM_Quant(s, false, 4096, 4096);
+}
+void BM_Fp4_2048x4096(benchmark::State& s) {
+  BM_Quant(s, true, 2048, 4096);
+}
+
+}  // namespace
+
+BENCHMARK(BM_Fp8_4096x4096)
+    ->Arg(1)
+    ->Arg(8)
+    ->Arg(16)
+    ->Arg(64)
+    ->Arg(512)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Fp4_2048x4096)
+    ->Arg(1)
+    ->Arg(4)
+    ->Arg(8)
+    ->Arg(12)
+    ->Arg(16)
+    ->Arg(32)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_MAIN();
