@@ -9,7 +9,7 @@
 
 constexpr int64_t kLanes = 16;
 constexpr int64_t kGroupRows = 8;    // rows whose weight scales are decoded together
-constexpr int64_t kInputBlock = 16;  // inputs kept in L2 while the weights stream past them
+constexpr int64_t kInputBlock = 24;  // inputs kept in L2 while the weights stream past them
 
 inline int64_t imin(int64_t a, int64_t b) {
   return a < b ? a : b;
@@ -396,7 +396,7 @@ inline void run_matmul(const MatmulJob& job) {
   float* wbuf = align(comb + 12 * cap);          // [kPR][kChunkCols]
   float* accm = align(wbuf + kPR * kChunkCols);  // [kPR][kInputBlock][16]
   // Prefill: 16 or more inputs (fewer use the register path), and (dense) whole vectors per row.
-  const bool blocked = job.m >= kInputBlock && (quantised(job) || job.k % kLanes == 0);
+  const bool blocked = job.m >= 16 && (quantised(job) || job.k % kLanes == 0);
   for (int64_t i0 = 0; i0 < job.m; i0 += kInputBlock) {
     const int64_t i1 = imin(job.m, i0 + kInputBlock);
     int64_t r0 = job.n0;
