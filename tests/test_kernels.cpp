@@ -232,6 +232,29 @@ TEST(Kernels, AxpyUnfusedMatchesReference) {
     }
 }
 
+// Attention's scores: the same bits as the sequential scalar loop, any number of keys and dims.
+TEST(Kernels, DotsSequentialMatchReference) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd;
+  for (int64_t n_keys : {1, 15, 16, 33})
+    for (int64_t dim : {7, 16, 100, 512}) {
+      std::vector<float> q(static_cast<size_t>(dim)), kv(static_cast<size_t>(n_keys * dim));
+      for (auto& v : q) v = nd(rng);
+      for (auto& v : kv) v = nd(rng);
+      std::vector<const float*> keys;
+      for (int64_t e = 0; e < n_keys; ++e) keys.push_back(kv.data() + (n_keys - 1 - e) * dim);
+      std::vector<float> want(static_cast<size_t>(n_keys));
+      dots_sequential_ref(q.data(), keys.data(), n_keys, dim, want.data());
+      for (Isa isa : isas()) {
+        std::vector<float> got(want.size());
+        dots_sequential(isa, q.data(), keys.data(), n_keys, dim, got.data());
+        SCOPED_TRACE(testing::Message()
+                     << "keys=" << n_keys << " dim=" << dim << " isa=" << isa_name(isa));
+        expect_same(got, want, "dots_sequential");
+      }
+    }
+}
+
 TEST(Kernels, IsaOverrideNeverExceedsTheCpu) {
   EXPECT_LE(static_cast<int>(active_isa()), static_cast<int>(cpu_isa()));
 }

@@ -294,6 +294,30 @@ void axpy_unfused(Isa isa, float w, const float* x, float* y, int64_t n) {
   axpy_unfused_ref(w, x, y, n);
 }
 
+void dots_sequential_ref(const float* q, const float* const* keys, int64_t n_keys, int64_t dim,
+                         float* out) {
+  // 8 keys at a time: 8 independent chains (each still in order).
+  constexpr int kKeys = 8;
+  int64_t e = 0;
+  for (; e + kKeys <= n_keys; e += kKeys) {
+    float dot[kKeys] = {};
+    for (int64_t i = 0; i < dim; ++i)
+      for (int k = 0; k < kKeys; ++k) dot[k] += q[i] * keys[e + k][i];
+    for (int k = 0; k < kKeys; ++k) out[e + k] = dot[k];
+  }
+  for (; e < n_keys; ++e) {
+    float dot = 0;
+    for (int64_t i = 0; i < dim; ++i) dot += q[i] * keys[e][i];
+    out[e] = dot;
+  }
+}
+
+void dots_sequential(Isa isa, const float* q, const float* const* keys, int64_t n_keys, int64_t dim,
+                     float* out) {
+  if (isa == Isa::Avx512) return dots_sequential_avx512(q, keys, n_keys, dim, out);
+  dots_sequential_ref(q, keys, n_keys, dim, out);
+}
+
 void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq,
                   int64_t n0, int64_t n1, int64_t ldy) {
   linear_quant_isa(active_isa(), w, x, m, y, aq, n0, n1, ldy);

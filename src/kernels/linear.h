@@ -55,6 +55,12 @@ void linear_dense_isa(Isa isa, const TensorView& w, const float* x, int64_t m, f
 // y += w * x, unfused (a rounded product, then a rounded sum), as attention sums its values.
 void axpy_unfused(Isa isa, float w, const float* x, float* y, int64_t n);
 void axpy_unfused_ref(float w, const float* x, float* y, int64_t n);
+// out[e] = q . keys[e] added sequentially over the dimensions, unfused: attention's scores, in the
+// reference's order (a change of order moves the act-fp8 conformance cases).
+void dots_sequential(Isa isa, const float* q, const float* const* keys, int64_t n_keys, int64_t dim,
+                     float* out);
+void dots_sequential_ref(const float* q, const float* const* keys, int64_t n_keys, int64_t dim,
+                         float* out);
 
 // Reads element i of a BF16 or F32 tensor as float.
 float load_float(const TensorView& t, int64_t i);

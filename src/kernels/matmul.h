@@ -43,6 +43,10 @@ void matmul_avx2(const MatmulJob& job);
 
 // Attention's weighted sum (kernels/linear.h has the dispatching version and the reference).
 void axpy_unfused_avx512(float w, const float* x, float* y, int64_t n);
+// out[e] = q . keys[e], each added sequentially over the dimensions (product, then sum, both
+// rounded), 16 keys at a time on the lanes (AVX-512 only).
+void dots_sequential_avx512(const float* q, const float* const* keys, int64_t n_keys, int64_t dim,
+                            float* out);
 void axpy_unfused_avx2(float w, const float* x, float* y, int64_t n);
 
 }  // namespace dsv4

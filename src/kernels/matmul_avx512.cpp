@@ -67,8 +67,64 @@ struct V {
 
 #include "kernels/matmul_impl.h"
 
+// ---- attention scores: 16 keys on the 16 lanes, each added sequentially over the dimensions
+
+// Interleaves the first (second) halves of a and b: lane 2j = a[j], lane 2j + 1 = b[j].
+__m512 lo(__m512 a, __m512 b) {
+  return _mm512_permutex2var_ps(
+      a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
+}
+__m512 hi(__m512 a, __m512 b) {
+  return _mm512_permutex2var_ps(
+      a, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), b);
+}
+
+// r[i] = row i of a 16 x 16 block -> r[j] = column j, by four perfect shuffles.
+void transpose16(__m512* r) {
+  __m512 t[16];
+  for (int round = 0; round < 4; ++round) {
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      t[2 * i] = lo(r[i], r[i + 8]);
+      t[2 * i + 1] = hi(r[i], r[i + 8]);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) r[i] = t[i];
+  }
+}
+
 }  // namespace
 }  // namespace simd_avx512
+
+void dots_sequential_avx512(const float* q, const float* const* keys, int64_t n_keys, int64_t dim,
+                            float* out) {
+  using namespace simd_avx512;
+  int64_t e = 0;
+  for (; e + 16 <= n_keys; e += 16) {
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= dim; i += 16) {
+      __m512 r[16];
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(keys[e + j] + i);
+      transpose16(r);  // r[j] = dimension i + j of the 16 keys
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; ++j)
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(q[i + j]), r[j]));
+    }
+    alignas(64) float a[16];
+    _mm512_store_ps(a, acc);
+    for (int j = 0; j < 16; ++j) {
+      for (int64_t d = i; d < dim; ++d) a[j] += q[d] * keys[e + j][d];
+      out[e + j] = a[j];
+    }
+  }
+  for (; e < n_keys; ++e) {
+    float dot = 0;
+    for (int64_t d = 0; d < dim; ++d) dot += q[d] * keys[e][d];
+    out[e] = dot;
+  }
+}
 
 void matmul_avx512(const MatmulJob& job) {
   simd_avx512::run_matmul(job);

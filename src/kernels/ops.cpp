@@ -138,28 +138,16 @@ void attend_with_sink(const float* q, const float* const* keys, int64_t n_keys, 
   thread_local std::vector<float> logits;
   logits.resize(static_cast<size_t>(n_keys));
   // q . k sequentially over the dimensions, as the reference adds them (the order is part of the
-  // numerics: the conformance cases move when it changes); 8 keys at a time for 8 independent
-  // chains.
-  constexpr int kKeys = 8;
-  int64_t e = 0;
-  for (; e + kKeys <= n_keys; e += kKeys) {
-    float dot[kKeys] = {};
-    for (int64_t i = 0; i < dim; ++i)
-      for (int k = 0; k < kKeys; ++k) dot[k] += q[i] * keys[e + k][i];
-    for (int k = 0; k < kKeys; ++k) logits[e + k] = dot[k] * scale;
-  }
-  for (; e < n_keys; ++e) {
-    float dot = 0;
-    for (int64_t i = 0; i < dim; ++i) dot += q[i] * keys[e][i];
-    logits[e] = dot * scale;
-  }
+  // numerics: the conformance cases move when it changes).
+  const Isa isa = active_isa();
+  dots_sequential(isa, q, keys, n_keys, dim, logits.data());
+  for (auto& l : logits) l = l * scale;
   float m = -std::numeric_limits<float>::infinity();
   for (float l : logits) m = std::max(m, l);
   float sum = 0;
   for (auto& l : logits) sum += (l = std::exp(l - m));
   const float denom = sum + std::exp(sink - m);
   std::fill(out, out + dim, 0.0f);
-  const Isa isa = active_isa();
   for (int64_t k = 0; k < n_keys; ++k) axpy_unfused(isa, logits[k] / denom, keys[k], out, dim);
 }
 
