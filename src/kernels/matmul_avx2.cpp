@@ -18,6 +18,18 @@ struct V {
     _mm256_storeu_ps(p, v.a);
     _mm256_storeu_ps(p + 8, v.b);
   }
+  // Lanes l < n of 8 (n may be <= 0 or >= 8).
+  static __m256i first8(int64_t n) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
+  }
+  static F load_n(const float* p, int64_t n) {
+    return {_mm256_maskload_ps(p, first8(n)), _mm256_maskload_ps(p + 8, first8(n - 8))};
+  }
+  static void store_n(float* p, F v, int64_t n) {
+    _mm256_maskstore_ps(p, first8(n), v.a);
+    _mm256_maskstore_ps(p + 8, first8(n - 8), v.b);
+  }
   static F bcast(const float* p) {
     const __m256 s = _mm256_broadcast_ss(p);
     return {s, s};

@@ -1,7 +1,8 @@
 // The kernel of matmul.h, written once. The including file defines, in its own namespace,
 // `struct V`: 16 float lanes as one type F, with zero(), load(p), store(p, v), bcast(p) (*p in
 // every lane), fma(a, b, c) (fused, one rounding), mul(a, b), and the decoders of 16 columns from
-// the stored bytes: bf16(p), f32(p), fp8(p) (the value / 256: e4m3 bits shifted into an f16),
+// the stored bytes: load_n(p, n) / store_n(p, v, n) (the first n < 16 lanes; the rest read as
+// zero, never touched), bf16(p), f32(p), fp8(p) (the value / 256: e4m3 bits shifted into an f16),
 // fp4(p, lo, hi) (16 bytes = 32 columns: the even ones in lo, the odd ones in hi), e8m0(p)
 // (16 scales); and hsum(v), the lanes added as the tree of linear.h. Nothing from the standard
 // library is used here: this code is compiled with ISA flags, and a template instantiated in it
@@ -340,7 +341,8 @@ inline void chunk_group(const MatmulJob& job, const float* wbuf, int64_t c0, int
       float* d = comb + (r * M + j) * nb;
       int64_t b = 0;
       for (; b + kLanes <= nb; b += kLanes) V::store(d + b, V::mul(V::load(a + b), V::load(x + b)));
-      for (; b < nb; ++b) d[b] = a[b] * x[b];
+      if (b < nb)
+        V::store_n(d + b, V::mul(V::load_n(a + b, nb - b), V::load_n(x + b, nb - b)), nb - b);
     }
   chunk_tile<M, false>(wbuf, cw, bw, xr, next, accm, acc_stride, comb, nb);
 }
