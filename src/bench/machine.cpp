@@ -1,5 +1,7 @@
 #include "bench/machine.h"
 
+#include <immintrin.h>
+
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -8,6 +10,7 @@
 #include <vector>
 
 #include "io/safetensors.h"
+#include "kernels/isa.h"
 #include "kernels/linear.h"
 #include "numeric/formats.h"
 
@@ -32,6 +35,27 @@ uint64_t sum_words(const uint64_t* p, size_t n) {
   return a + b + c + d;
 }
 
+// The same with 256-bit loads, four independent accumulators (two cache lines per iteration):
+// what the kernels' vector loads can stream, where the CPU has AVX2.
+__attribute__((target("avx2"))) uint64_t sum_words_avx2(const uint64_t* p, size_t n) {
+  __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a = _mm256_add_epi64(a, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+    b = _mm256_add_epi64(b, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 4)));
+    c = _mm256_add_epi64(c, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 8)));
+    d = _mm256_add_epi64(d, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 12)));
+  }
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes),
+                     _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d)));
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3] + sum_words(p + i, n - i);
+}
+
+uint64_t sum_any(const uint64_t* p, size_t n) {
+  return active_isa() == Isa::Scalar ? sum_words(p, n) : sum_words_avx2(p, n);
+}
+
 }  // namespace
 
 double read_bandwidth_gbs(size_t bytes, int threads, int reps) {
@@ -49,7 +73,7 @@ double read_bandwidth_gbs(size_t bytes, int threads, int reps) {
       ts.emplace_back([&, t] {
         const size_t b = words * static_cast<size_t>(t) / static_cast<size_t>(threads);
         const size_t e = words * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
-        part[static_cast<size_t>(t)] = sum_words(buf.data() + b, e - b);
+        part[static_cast<size_t>(t)] = sum_any(buf.data() + b, e - b);
       });
     for (auto& t : ts) t.join();
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
