@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "util/error.h"
+#include "util/json_type.h"
 
 namespace dsv4::chat {
 
@@ -22,23 +23,6 @@ void check_depth(const Json& v, int depth) {
     for (const auto& e : v) check_depth(e, depth + 1);
 }
 
-std::string type_name(const Json& v) {
-  switch (v.type()) {
-    case Json::value_t::null:
-      return "null";
-    case Json::value_t::boolean:
-      return "a boolean";
-    case Json::value_t::string:
-      return "a string";
-    case Json::value_t::array:
-      return "an array";
-    case Json::value_t::object:
-      return "an object";
-    default:
-      return "a number";
-  }
-}
-
 const Json* find(const Json& obj, std::string_view key) {
   auto it = obj.find(key);
   return it == obj.end() || it->is_null() ? nullptr : &*it;
@@ -52,7 +36,8 @@ std::string path(const std::string& where, std::string_view key) {
 std::optional<bool> get_bool(const Json& obj, std::string_view key, const std::string& where) {
   const Json* v = find(obj, key);
   if (!v) return std::nullopt;
-  if (!v->is_boolean()) fail("{}: expected true or false, got {}", path(where, key), type_name(*v));
+  if (!v->is_boolean())
+    fail("{}: expected true or false, got {}", path(where, key), json_type_name(*v));
   return v->get<bool>();
 }
 
@@ -60,14 +45,14 @@ std::optional<std::string> get_string(const Json& obj, std::string_view key,
                                       const std::string& where) {
   const Json* v = find(obj, key);
   if (!v) return std::nullopt;
-  if (!v->is_string()) fail("{}: expected a string, got {}", path(where, key), type_name(*v));
+  if (!v->is_string()) fail("{}: expected a string, got {}", path(where, key), json_type_name(*v));
   return v->get<std::string>();
 }
 
 Role parse_role(const Json& msg, const std::string& where) {
   const Json* r = find(msg, "role");
   if (!r) fail("{}.role: missing", where);
-  if (!r->is_string()) fail("{}.role: expected a string, got {}", where, type_name(*r));
+  if (!r->is_string()) fail("{}.role: expected a string, got {}", where, json_type_name(*r));
   const auto& s = r->get_ref<const std::string&>();
   if (s == "system") return Role::kSystem;
   if (s == "user") return Role::kUser;
@@ -90,12 +75,13 @@ std::string parse_content(const Json& msg, Role role, const std::string& where) 
   if (c->is_string()) return c->get<std::string>();
   if (!c->is_array())
     fail("{}.content: expected a string, an array of content parts or null, got {}", where,
-         type_name(*c));
+         json_type_name(*c));
   std::string out;
   for (size_t j = 0; j < c->size(); ++j) {
     const Json& part = (*c)[j];
     std::string pw = fmt::format("{}.content[{}]", where, j);
-    if (!part.is_object()) fail("{}: expected a content part object, got {}", pw, type_name(part));
+    if (!part.is_object())
+      fail("{}: expected a content part object, got {}", pw, json_type_name(part));
     std::string type = get_string(part, "type", pw).value_or("");
     std::string text;
     if (type == "text") {
@@ -113,12 +99,13 @@ std::string parse_content(const Json& msg, Role role, const std::string& where) 
 
 // An OpenAI tools array → the function definitions the encoder renders.
 Json parse_tools(const Json& tools, const std::string& where) {
-  if (!tools.is_array()) fail("{}: expected an array of tools, got {}", where, type_name(tools));
+  if (!tools.is_array())
+    fail("{}: expected an array of tools, got {}", where, json_type_name(tools));
   Json out = Json::array();
   for (size_t i = 0; i < tools.size(); ++i) {
     const Json& t = tools[i];
     std::string tw = fmt::format("{}[{}]", where, i);
-    if (!t.is_object()) fail("{}: expected a tool object, got {}", tw, type_name(t));
+    if (!t.is_object()) fail("{}: expected a tool object, got {}", tw, json_type_name(t));
     auto type = get_string(t, "type", tw);
     if (type && *type != "function")
       fail("{}.type: only function tools are supported, got '{}'", tw, *type);
@@ -133,7 +120,7 @@ Json parse_tools(const Json& tools, const std::string& where) {
 
 // The OpenAI response_format → what the encoder states as the schema (null: plain text).
 Json parse_response_format(const Json& rf, const std::string& where) {
-  if (!rf.is_object()) fail("{}: expected an object, got {}", where, type_name(rf));
+  if (!rf.is_object()) fail("{}: expected an object, got {}", where, json_type_name(rf));
   auto type = get_string(rf, "type", where);
   if (!type) fail("{}.type: missing", where);
   if (*type == "text") return nullptr;
@@ -151,11 +138,12 @@ std::vector<ToolCall> parse_tool_calls(const Json& msg, const std::string& where
   std::vector<ToolCall> out;
   const Json* tcs = find(msg, "tool_calls");
   if (!tcs) return out;
-  if (!tcs->is_array()) fail("{}.tool_calls: expected an array, got {}", where, type_name(*tcs));
+  if (!tcs->is_array())
+    fail("{}.tool_calls: expected an array, got {}", where, json_type_name(*tcs));
   for (size_t i = 0; i < tcs->size(); ++i) {
     const Json& tc = (*tcs)[i];
     std::string tw = fmt::format("{}.tool_calls[{}]", where, i);
-    if (!tc.is_object()) fail("{}: expected a tool call object, got {}", tw, type_name(tc));
+    if (!tc.is_object()) fail("{}: expected a tool call object, got {}", tw, json_type_name(tc));
     auto type = get_string(tc, "type", tw);
     if (type && *type != "function")
       fail("{}.type: only function calls are supported, got '{}'", tw, *type);
@@ -171,13 +159,14 @@ std::vector<ToolCall> parse_tool_calls(const Json& msg, const std::string& where
     if (args && args->is_string()) {
       Json parsed = Json::parse(args->get<std::string>(), nullptr, /*allow_exceptions=*/false);
       if (parsed.is_discarded()) fail("{}: not valid JSON", aw);
-      if (!parsed.is_object()) fail("{}: must encode a JSON object, got {}", aw, type_name(parsed));
+      if (!parsed.is_object())
+        fail("{}: must encode a JSON object, got {}", aw, json_type_name(parsed));
       check_depth(parsed, 1);
       call.arguments = std::move(parsed);
     } else if (args && args->is_object()) {
       call.arguments = *args;
     } else if (args) {
-      fail("{}: expected a JSON string or an object, got {}", aw, type_name(*args));
+      fail("{}: expected a JSON string or an object, got {}", aw, json_type_name(*args));
     }
     out.push_back(std::move(call));
   }
@@ -186,7 +175,7 @@ std::vector<ToolCall> parse_tool_calls(const Json& msg, const std::string& where
 
 Message parse_message(const Json& msg, size_t index, size_t count) {
   std::string where = fmt::format("messages[{}]", index);
-  if (!msg.is_object()) fail("{}: expected a message object, got {}", where, type_name(msg));
+  if (!msg.is_object()) fail("{}: expected a message object, got {}", where, json_type_name(msg));
   Message m;
   m.role = parse_role(msg, where);
   m.content = parse_content(msg, m.role, where);
@@ -281,7 +270,7 @@ std::optional<bool> thinking_type(const Json& body) {
   if (!t) return std::nullopt;
   if (t->is_boolean()) return t->get<bool>();
   if (!t->is_object())
-    fail("thinking: expected an object like {{\"type\": \"enabled\"}}, got {}", type_name(*t));
+    fail("thinking: expected an object like {{\"type\": \"enabled\"}}, got {}", json_type_name(*t));
   auto type = get_string(*t, "type", "thinking");
   if (!type) return std::nullopt;
   if (*type == "enabled") return true;
@@ -306,13 +295,13 @@ Message& head_message(std::vector<Message>& msgs) {
 
 ChatRequest normalise_chat_request(const nlohmann::ordered_json& body,
                                    const ChatDefaults& defaults) {
-  if (!body.is_object()) fail("request body: expected a JSON object, got {}", type_name(body));
+  if (!body.is_object()) fail("request body: expected a JSON object, got {}", json_type_name(body));
   check_depth(body, 0);
   ChatRequest req;
 
   const Json* msgs = find(body, "messages");
   if (!msgs) fail("messages: missing");
-  if (!msgs->is_array()) fail("messages: expected an array, got {}", type_name(*msgs));
+  if (!msgs->is_array()) fail("messages: expected an array, got {}", json_type_name(*msgs));
   if (msgs->empty()) fail("messages: must not be empty");
   for (size_t i = 0; i < msgs->size(); ++i)
     req.messages.push_back(parse_message((*msgs)[i], i, msgs->size()));
@@ -353,7 +342,7 @@ ChatRequest normalise_chat_request(const nlohmann::ordered_json& body,
       if (!known) fail("tool_choice.function.name: no tool named '{}' in tools", *name);
       req.tool_choice = {ToolChoiceKind::kNamed, *name};
     } else {
-      fail("tool_choice: expected a string or an object, got {}", type_name(*tc));
+      fail("tool_choice: expected a string or an object, got {}", json_type_name(*tc));
     }
     if (req.tool_choice.kind == ToolChoiceKind::kRequired && req.tools.empty())
       fail("tool_choice: 'required' needs at least one tool in tools");
@@ -363,11 +352,11 @@ ChatRequest normalise_chat_request(const nlohmann::ordered_json& body,
   const Json empty = Json::object();
   const Json* kwargs = find(body, "chat_template_kwargs");
   if (kwargs && !kwargs->is_object())
-    fail("chat_template_kwargs: expected an object, got {}", type_name(*kwargs));
+    fail("chat_template_kwargs: expected an object, got {}", json_type_name(*kwargs));
   const Json& kw = kwargs ? *kwargs : empty;
   const Json* reasoning = find(body, "reasoning");
   if (reasoning && !reasoning->is_object())
-    fail("reasoning: expected an object, got {}", type_name(*reasoning));
+    fail("reasoning: expected an object, got {}", json_type_name(*reasoning));
   const Json& rs = reasoning ? *reasoning : empty;
 
   Pick<bool> thinking;

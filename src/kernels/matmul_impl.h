@@ -58,28 +58,40 @@ inline void weight_scales(const MatmulJob& job, int64_t r, int64_t nsub, float* 
   for (; c < nsub; ++c) dst[c] = e8m0_scalar(p[c]);
 }
 
+// d[c] = a[c] * b[c] for c < n: a weight scale times an input scale, as the reference multiplies
+// them (n < 16 in masked vectors).
+inline void scale_products(const float* a, const float* b, float* d, int64_t n) {
+  int64_t c = 0;
+  for (; c + kLanes <= n; c += kLanes) V::store(d + c, V::mul(V::load(a + c), V::load(b + c)));
+  if (c < n) V::store_n(d + c, V::mul(V::load_n(a + c, n - c), V::load_n(b + c, n - c)), n - c);
+}
+
+// The stored rows r0.. and the input rows i0.. (from column c0) a tile works on.
+template <int R>
+inline void tile_rows(const MatmulJob& job, int64_t r0, const uint8_t** wr) {
+  const int64_t rb = row_bytes(job);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) wr[r] = job.w + (r0 + r) * rb;
+}
+template <int M>
+inline void tile_inputs(const MatmulJob& job, int64_t i0, int64_t c0, const float** xr) {
+#pragma GCC unroll 4
+  for (int i = 0; i < M; ++i) xr[i] = job.x + (i0 + i) * job.k + c0;
+}
+
 // A tile of R rows (from r0) x M inputs (from i0) of an FP8 / FP4 layer. ws holds each row's
 // weight scales ([R][nsub]); comb is scratch for the products with the input scales.
 template <int R, int M>
 inline void quant_tile(const MatmulJob& job, int64_t r0, int64_t i0, const float* ws, float* comb) {
-  const int64_t k = job.k, nsub = k / block_cols(job), rb = row_bytes(job);
-  // comb[(r * M + i) * nsub + c] = weight scale * input scale, as the reference multiplies them.
+  const int64_t nsub = job.k / block_cols(job);
+  // comb[(r * M + i) * nsub + c]: the scale of block c for output (r, i).
   for (int r = 0; r < R; ++r)
-    for (int i = 0; i < M; ++i) {
-      const float* a = ws + r * nsub;
-      const float* b = job.xs + (i0 + i) * nsub;
-      float* d = comb + (r * M + i) * nsub;
-      int64_t c = 0;
-      for (; c + kLanes <= nsub; c += kLanes)
-        V::store(d + c, V::mul(V::load(a + c), V::load(b + c)));
-      for (; c < nsub; ++c) d[c] = a[c] * b[c];
-    }
+    for (int i = 0; i < M; ++i)
+      scale_products(ws + r * nsub, job.xs + (i0 + i) * nsub, comb + (r * M + i) * nsub, nsub);
   const uint8_t* wr[R];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) wr[r] = job.w + (r0 + r) * rb;
+  tile_rows<R>(job, r0, wr);
   const float* xr[M];
-#pragma GCC unroll 4
-  for (int i = 0; i < M; ++i) xr[i] = job.x + (i0 + i) * k;
+  tile_inputs<M>(job, i0, 0, xr);
 
   V::F acc[R][M];
 #pragma GCC unroll 8
@@ -135,13 +147,11 @@ inline void quant_tile(const MatmulJob& job, int64_t r0, int64_t i0, const float
 // A tile of a BF16 / F32 layer: one accumulator per output over the whole row.
 template <int R, int M, bool Bf16>
 inline void dense_tile(const MatmulJob& job, int64_t r0, int64_t i0) {
-  const int64_t k = job.k, kv = k / kLanes * kLanes, rb = row_bytes(job);
+  const int64_t k = job.k, kv = k / kLanes * kLanes;
   const uint8_t* wr[R];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) wr[r] = job.w + (r0 + r) * rb;
+  tile_rows<R>(job, r0, wr);
   const float* xr[M];
-#pragma GCC unroll 4
-  for (int i = 0; i < M; ++i) xr[i] = job.x + (i0 + i) * k;
+  tile_inputs<M>(job, i0, 0, xr);
   V::F acc[R][M];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
@@ -326,24 +336,17 @@ template <int M>
 inline void chunk_group(const MatmulJob& job, const float* wbuf, int64_t c0, int64_t cw, int64_t i,
                         int64_t i1, float* accm, int64_t acc_stride, const float* ws, float* comb) {
   const float* xr[M];
-  for (int j = 0; j < M; ++j) xr[j] = job.x + (i + j) * job.k + c0;
+  tile_inputs<M>(job, i, c0, xr);
   Prefetch next;  // the inputs of the next group of this chunk
   if (i + M < i1)
     next = {job.x + (i + M) * job.k + c0, job.k, static_cast<int>(imin(4, i1 - i - M))};
   if (!quantised(job))
     return chunk_tile<M, true>(wbuf, cw, 0, xr, next, accm, acc_stride, nullptr, 0);
-  // The chunk's scales: weight scale x input scale, as the reference multiplies them.
+  // The scales of the chunk's blocks, comb[(r * M + j) * nb + b].
   const int64_t bw = block_cols(job), nsub = job.k / bw, b0 = c0 / bw, nb = cw / bw;
   for (int r = 0; r < kPR; ++r)
-    for (int j = 0; j < M; ++j) {
-      const float* a = ws + r * nsub + b0;
-      const float* x = job.xs + (i + j) * nsub + b0;
-      float* d = comb + (r * M + j) * nb;
-      int64_t b = 0;
-      for (; b + kLanes <= nb; b += kLanes) V::store(d + b, V::mul(V::load(a + b), V::load(x + b)));
-      if (b < nb)
-        V::store_n(d + b, V::mul(V::load_n(a + b, nb - b), V::load_n(x + b, nb - b)), nb - b);
-    }
+    for (int j = 0; j < M; ++j)
+      scale_products(ws + r * nsub + b0, job.xs + (i + j) * nsub + b0, comb + (r * M + j) * nb, nb);
   chunk_tile<M, false>(wbuf, cw, bw, xr, next, accm, acc_stride, comb, nb);
 }
 

@@ -90,43 +90,32 @@ std::span<const double> Metrics::e2e_buckets() {
   return kE2eBuckets;
 }
 
-std::string Metrics::escape_label_value(std::string_view v) {
+namespace {
+// Prometheus text format: backslash and newline are escaped everywhere, the double quote only
+// inside label values.
+std::string escape(std::string_view v, bool quote) {
   std::string r;
   r.reserve(v.size());
   for (char c : v) {
-    switch (c) {
-      case '\\':
-        r += "\\\\";
-        break;
-      case '"':
-        r += "\\\"";
-        break;
-      case '\n':
-        r += "\\n";
-        break;
-      default:
-        r += c;
-    }
+    if (c == '\\')
+      r += "\\\\";
+    else if (c == '\n')
+      r += "\\n";
+    else if (c == '"' && quote)
+      r += "\\\"";
+    else
+      r += c;
   }
   return r;
 }
+}  // namespace
+
+std::string Metrics::escape_label_value(std::string_view v) {
+  return escape(v, true);
+}
 
 std::string Metrics::escape_help(std::string_view v) {
-  std::string r;
-  r.reserve(v.size());
-  for (char c : v) {
-    switch (c) {
-      case '\\':
-        r += "\\\\";
-        break;
-      case '\n':
-        r += "\\n";
-        break;
-      default:
-        r += c;
-    }
-  }
-  return r;
+  return escape(v, false);
 }
 
 void Metrics::Histogram::observe(double v) {

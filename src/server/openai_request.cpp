@@ -11,6 +11,7 @@
 
 #include "chat/effort.h"
 #include "util/error.h"
+#include "util/json_type.h"
 
 namespace dsv4::server {
 
@@ -33,28 +34,6 @@ constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 
 [[noreturn]] void refuse(std::string param, std::string message, std::string code = {}) {
   throw bad_request(std::move(message), std::move(param), std::move(code));
-}
-
-std::string type_name(const Json& v) {
-  switch (v.type()) {
-    case Json::value_t::null:
-      return "null";
-    case Json::value_t::boolean:
-      return "a boolean";
-    case Json::value_t::string:
-      return "a string";
-    case Json::value_t::array:
-      return "an array";
-    case Json::value_t::object:
-      return "an object";
-    case Json::value_t::number_float:
-      return "a number";
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned:
-      return "an integer";
-    default:
-      return "a binary value";
-  }
 }
 
 // Counts bracket nesting outside strings; refuses before the parser sees the body. For the bytes
@@ -98,7 +77,7 @@ Json parse_body(std::string_view body) {
     refuse("", "request body is not valid JSON: " + what, "invalid_json");
   }
   if (!j.is_object())
-    refuse("", fmt::format("request body: expected a JSON object, got {}", type_name(j)));
+    refuse("", fmt::format("request body: expected a JSON object, got {}", json_type_name(j)));
   return j;
 }
 
@@ -109,7 +88,7 @@ const Json* find(const Json& obj, std::string_view key) {
 }
 
 [[noreturn]] void type_error(const std::string& param, std::string_view expected, const Json& v) {
-  refuse(param, fmt::format("{}: expected {}, got {}", param, expected, type_name(v)));
+  refuse(param, fmt::format("{}: expected {}, got {}", param, expected, json_type_name(v)));
 }
 
 std::optional<bool> opt_bool(const Json& obj, std::string_view key, const std::string& param) {
