@@ -3,15 +3,16 @@
 //
 // Thresholds, per case, on the relative L2 error of each logits row:
 //   act-fp8:  median <= 6e-5, 90th percentile <= 7e-4, max <= 1.5e-2
-//   act-none: median <= 4e-7, 90th percentile <= 2e-5, max <= 1e-4
+//   act-none: median <= 4e-7, 90th percentile <= 2e-6, max <= 1e-4
 // The medians and the act-fp8 90th percentile are the README's measurement of the reference
 // against itself (its decode path vs its prefill path); a missing piece of the model moves the
 // act-fp8 median to 2e-3 or more. The rest are looser than the reference's own (9e-3 / 4e-7)
 // because FP8/FP4 rounding and top-k are discrete: float32 noise (another summation order) flips
 // a rounding now and then. In act-none, one flipped FP8 KV value shows as a run of `window` (16)
-// rows near 1e-5..6e-5; prefill_131_decode_to_270 has two such runs (rows 192-207 and 248-263,
-// 12 % of its rows, so they reach its 90th percentile). Measured with the lane order of
-// kernels/linear.h: act-fp8 medians 1.9e-7..3.7e-5, max 9.2e-3; act-none max 6.3e-5.
+// rows near 1e-5..6e-5 (prefill_131_decode_to_270: rows 248-263, 6 % of its rows, under its 90th
+// percentile). Measured with the lane order of kernels/linear.h (block-scaled weights, one fused
+// chain per lane): act-fp8 medians 1.9e-7..3.7e-5, max 9.2e-3; act-none p90 <= 4.1e-7, max 6.3e-5.
+// (The previous order, with a per-block part, flipped a second KV value there: rows 192-207.)
 // DSV4_CONF_ROWS=1 prints every row above 2e-6.
 #include <gtest/gtest.h>
 
@@ -104,7 +105,7 @@ TEST_P(Conformance, MatchesDeepSeekReference) {
     EXPECT_LE(max, 1.5e-2);
   } else {
     EXPECT_LE(median, 4e-7);
-    EXPECT_LE(p90, 2e-5);
+    EXPECT_LE(p90, 2e-6);
     EXPECT_LE(max, 1e-4);
   }
   std::printf("%s act-%s: median %.2e p90 %.2e max %.2e\n", p.name.c_str(), p.fp8 ? "fp8" : "none",

@@ -117,7 +117,9 @@ TEST(Kernels, LinearQuantMatchesReference) {
   for (bool fp4 : {false, true})
     for (int64_t n : {1, 37, 200})
       for (int64_t k : {128, 384, 1152})  // 1152: a second, partial chunk of the prefill path
-        for (int64_t m : {1, 3, 6, 21})   // every tile shape of matmul_impl.h, and two input blocks
+        // Every tile shape of matmul_impl.h: the register path (1-5 inputs), the chunked one (6+:
+        // tiles of 6, 4, 2, 1) and two input blocks of 24.
+        for (int64_t m : {1, 3, 5, 10, 29})
           for (ActQuant aq : {ActQuant::None, ActQuant::Fp8}) {
             Tensor w = fp4 ? random_tensor(DType::I8, {n, k / 2}, rng)
                            : random_tensor(DType::F8_E4M3, {n, k}, rng);
@@ -148,7 +150,7 @@ TEST(Kernels, LinearDenseMatchesReference) {
   for (DType dt : {DType::BF16, DType::F32})
     for (int64_t n : {1, 9, 64})
       for (int64_t k : {3, 16, 100, 256, 1040})
-        for (int64_t m : {1, 2, 7, 23}) {
+        for (int64_t m : {1, 2, 7, 23, 29}) {
           // F32 tensors in real files can sit at odd offsets: test an unaligned one.
           Tensor w = random_tensor(dt, {n, k}, rng, dt == DType::F32 ? 1 : 0);
           std::vector<uint8_t> shifted(w.bytes.size() + 1);

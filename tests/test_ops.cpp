@@ -6,6 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include <cstring>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -177,6 +181,60 @@ TEST(Ops, ActQuantFp8RealMode) {
   EXPECT_EQ(q.scales[3], P2(-6));
   EXPECT_EQ(q.codes[129], 0x7C);  // 384 = 1.5*2^8 -> exponent 15, mantissa 100
   EXPECT_EQ(q.codes[130 + 128], 0x7C);
+}
+
+// The fast kernels' input: act_quant_fp8_values is act_quant_fp8's codes decoded times their
+// scales, bit for bit. Each block holds every e4m3 value and every midpoint between neighbours
+// (both signs, the subnormals included), at block scales from 2^-30 to 2^20, plus random values
+// over 60 binades and zeros; one block has a NaN (ignored by the scale, as act_quant_fp8 does).
+TEST(Ops, ActQuantValuesMatchTheCodes) {
+  std::vector<float> grid;
+  for (int c = 0; c < 0x7F; ++c) grid.push_back(fp8_e4m3_to_f32(static_cast<uint8_t>(c)));
+  std::vector<float> probes;
+  for (size_t i = 0; i < grid.size(); ++i) {
+    probes.push_back(grid[i]);
+    if (i + 1 < grid.size()) {
+      const float mid = (grid[i] + grid[i + 1]) / 2;  // exact: neighbours differ by one step
+      probes.push_back(mid);
+      probes.push_back(std::nextafter(mid, 0.0f));
+      probes.push_back(std::nextafter(mid, 1e9f));
+    }
+  }
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> ex(-40.0f, 20.0f);
+  const int64_t k = 128 * 8;
+  std::vector<float> x;
+  for (int e = -30; e <= 20; e += 5) {
+    size_t at = 0;
+    for (int64_t c = 0; c < k; ++c) {
+      float v;
+      if (at < probes.size()) {
+        v = probes[at++] * P2(e);
+        if (c % 2) v = -v;
+      } else {
+        v = (c % 7 == 0) ? 0.0f : std::exp2(ex(rng)) * ((c % 3) ? 1.0f : -1.0f);
+      }
+      x.push_back(v);
+    }
+  }
+  x[5 * k + 3] = std::numeric_limits<float>::quiet_NaN();
+  const int64_t rows = static_cast<int64_t>(x.size()) / k;
+  Fp8Activations q;
+  act_quant_fp8(x.data(), rows, k, q);
+  std::vector<float> got(x.size());
+  act_quant_fp8_values(x.data(), rows, k, got.data());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < k; ++c) {
+      const size_t i = static_cast<size_t>(r * k + c);
+      const float want =
+          fp8_e4m3_to_f32(q.codes[i]) * q.scales[static_cast<size_t>(r * 8 + c / 128)];
+      if (std::isnan(want)) {
+        EXPECT_TRUE(std::isnan(got[i])) << i;
+        continue;
+      }
+      ASSERT_EQ(std::memcmp(&got[i], &want, 4), 0)
+          << "row " << r << " col " << c << ": x " << x[i] << " got " << got[i] << " want " << want;
+    }
 }
 
 TEST(Ops, Fp4SimBlock32) {

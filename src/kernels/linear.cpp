@@ -115,13 +115,17 @@ void linear_quant_ref(const QuantWeight& w, const float* x, int64_t m, float* y,
   const int64_t scale_cols = w.scale->shape()[1];
   std::vector<float> wrow(static_cast<size_t>(k));
 
-  // Input: FP8 codes decoded to float (exact) and their per-128 scales, or the raw input.
+  // Input: FP8 codes decoded to float times their per-128 scales (exact: a power of two), or the
+  // raw input.
   Fp8Activations qa;
   std::vector<float> xq;
   if (aq == ActQuant::Fp8) {
     act_quant_fp8(x, m, k, qa);
     xq.resize(qa.codes.size());
-    for (size_t i = 0; i < xq.size(); ++i) xq[i] = t8[qa.codes[i]];
+    for (size_t i = 0; i < xq.size(); ++i) {
+      const int64_t row = static_cast<int64_t>(i) / k, col = static_cast<int64_t>(i) % k;
+      xq[i] = t8[qa.codes[i]] * qa.scales[static_cast<size_t>(row * kb128 + col / 128)];
+    }
   }
   // The weight's scale block along K: 128 columns for FP8, 32 for FP4.
   const int64_t sub = fp4 ? 32 : 128;
@@ -144,18 +148,18 @@ void linear_quant_ref(const QuantWeight& w, const float* x, int64_t m, float* y,
     for (int64_t c = 0; c < n_sub; ++c)
       wsc[c] = fp4 ? scale_at(*w.scale, r * scale_cols + c)
                    : scale_at(*w.scale, (r / 128) * scale_cols + c);
+    // The weights as the tiles multiply them: each value times its block factor (FP8: the value
+    // / 256, exact, times the scale * 256, which is how the fast decoder gets it).
+    for (int64_t j = 0; j < k; ++j) {
+      const float s = wsc[j / sub];
+      wrow[j] = fp4 ? wrow[j] * s : (wrow[j] * 0x1p-8f) * (s * 256.0f);
+    }
     for (int64_t i = 0; i < m; ++i) {
       const float* xr = aq == ActQuant::Fp8 ? xq.data() + i * k : x + i * k;
       float lane[kLanes] = {};
-      for (int64_t c = 0; c < n_sub; ++c) {
-        const int64_t c0 = c * sub, c1 = std::min(k, c0 + sub);
-        float part[kLanes] = {};
-        for (int64_t j = c0; j < c1; ++j) {
-          const int64_t l = fp4 ? ((j - c0) / 2) % kLanes : (j - c0) % kLanes;
-          part[l] = std::fmaf(xr[j], wrow[j], part[l]);
-        }
-        const float s = aq == ActQuant::Fp8 ? wsc[c] * qa.scales[i * kb128 + c0 / 128] : wsc[c];
-        for (int l = 0; l < kLanes; ++l) lane[l] = std::fmaf(part[l], s, lane[l]);
+      for (int64_t j = 0; j < k; ++j) {
+        const int64_t l = fp4 ? (j % 32) / 2 : j % kLanes;
+        lane[l] = std::fmaf(xr[j], wrow[j], lane[l]);
       }
       y[i * ldy + (r - n0)] = lane_sum(lane);
     }
@@ -219,36 +223,30 @@ void linear_quant_isa(Isa isa, const QuantWeight& w, const float* x, int64_t m, 
   if (ldy < 0) ldy = n1 - n0;
   if (isa == Isa::Scalar || k % 128 != 0) return linear_quant_ref(w, x, m, y, aq, n0, n1, ldy);
   const bool fp4 = w.fp4();
-  const int64_t sub = fp4 ? 32 : 128, nsub = k / sub;
-  // The kernel's input layout (matmul.h): FP8 inputs times 256 (exact: a power of two, as long as
-  // |x| < 2^120; the FP8 decoder yields weight / 256, so the products are unchanged); FP4 inputs
-  // with each 32-column block split into its even then its odd columns.
-  // On a 64-byte boundary (rows are k floats, a multiple of 128, apart), so the kernel's vector
-  // loads never split a cache line.
-  thread_local std::vector<float> xbuf, xs;
-  thread_local Fp8Activations qa;
+  // The kernel's input layout (matmul.h): act-quant values times their scales, and FP4 inputs
+  // with each 32-column block split into its even then its odd columns. On a 64-byte boundary
+  // (rows are k floats, a multiple of 128, apart), so the kernel's vector loads never split a
+  // cache line.
+  thread_local std::vector<float> xbuf;
   xbuf.resize(static_cast<size_t>(m * k + 16));
   float* xp =
       reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(xbuf.data()) + 63) & ~uintptr_t{63});
-  const auto& t8 = fp8_table();
-  // The input value j of row i: the FP8 code decoded (act-quant) or as given.
-  auto value = [&](int64_t j) {
-    return aq == ActQuant::Fp8 ? t8[qa.codes[static_cast<size_t>(j)]] : x[j];
-  };
-  if (aq == ActQuant::Fp8) act_quant_fp8(x, m, k, qa);
-  if (fp4) {
-    for (int64_t b = 0; b < m * k; b += 32)
-      for (int l = 0; l < 16; ++l) {
-        xp[b + l] = value(b + 2 * l);
-        xp[b + 16 + l] = value(b + 2 * l + 1);
-      }
-  } else {
-    for (int64_t j = 0; j < m * k; ++j) xp[j] = value(j) * 256.0f;
+  const float* xv = x;
+  if (aq == ActQuant::Fp8) {
+    act_quant_fp8_values(x, m, k, xp);
+    xv = xp;
   }
-  xs.resize(static_cast<size_t>(m * nsub));
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t c = 0; c < nsub; ++c)
-      xs[i * nsub + c] = aq == ActQuant::Fp8 ? qa.scales[i * (k / 128) + (c * sub) / 128] : 1.0f;
+  if (fp4) {  // in place: each block is read whole before it is written
+    for (int64_t b = 0; b < m * k; b += 32) {
+      float block[32];
+      std::copy(xv + b, xv + b + 32, block);
+      for (int l = 0; l < 16; ++l) {
+        xp[b + l] = block[2 * l];
+        xp[b + 16 + l] = block[2 * l + 1];
+      }
+    }
+    xv = xp;
+  }
 
   MatmulJob job;
   job.kind = fp4 ? MatmulJob::Kind::Fp4 : MatmulJob::Kind::Fp8;
@@ -259,9 +257,8 @@ void linear_quant_isa(Isa isa, const QuantWeight& w, const float* x, int64_t m, 
   job.ws = w.scale->data;
   job.ws_e8m0 = w.scale->dtype() == DType::F8_E8M0;
   job.ws_cols = w.scale->shape()[1];
-  job.x = xp;
+  job.x = xv;
   job.m = m;
-  job.xs = xs.data();
   job.y = y;
   job.ldy = ldy;
   run_matmul(isa, job);

@@ -21,9 +21,9 @@ struct QuantWeight {
   bool fp4() const { return weight->dtype() == DType::I8; }
 };
 
-// FP8/FP4 linear. With ActQuant::Fp8 the input is FP8-quantised per 128 with power-of-two scales
-// and products are accumulated per block and promoted with both scales, as DeepSeek's fp8_gemm /
-// fp4_gemm do; with None the input is used as is against the exactly dequantised weight.
+// FP8/FP4 linear. With ActQuant::Fp8 the input is FP8-quantised per 128 with power-of-two scales,
+// as DeepSeek's fp8_gemm / fp4_gemm take it; with None the input is used as is. Either way the
+// weight is exactly dequantised (its scales are powers of two).
 // y has row stride ldy (>= n1 - n0) and receives columns n0..n1 at y[m*ldy + (n - n0)].
 void linear_quant(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq,
                   int64_t n0 = 0, int64_t n1 = -1, int64_t ldy = -1);
@@ -34,15 +34,16 @@ void linear_dense(const TensorView& w, const float* x, int64_t m, float* y);
 // The scalar references of both. They fix the order of every float operation, and the fast
 // kernels (kernels/matmul.h, for the active ISA of kernels/isa.h) follow it exactly, so every ISA,
 // prefill and decode give the same bits. The "lane order": each output is a sum over 16 lanes.
-//   - Dense (BF16 / F32): column j goes to lane j % 16; lane += x[j] * w[j] (fused, fmaf) for
-//     increasing j.
-//   - FP8 / FP4, per block of the weight scale (128 columns / 32): part[lane] is the fused sum of
-//     the block's products in lane order (FP8: column j of the block in lane j % 16; FP4: lane l
-//     gets columns 2l then 2l + 1, as the bytes pack them), then lane += part[lane] * s, fused,
-//     with s = x_scale * w_scale (act-quant FP8) or w_scale (none).
+//   - The weights as multiplied: dense (BF16 / F32) as stored; FP4 value * block scale; FP8
+//     (value * 2^-8) * (block scale * 256), which is the product the fast decoder forms (for any
+//     scale a checkpoint holds, simply value * scale). Each is exact: scales are powers of two.
+//   - The inputs as multiplied: with act-quant FP8, each FP8 value times its block's power-of-two
+//     scale (exact); without, the input as given.
+//   - Column j goes to lane j % 16 (FP4: lane (j % 32) / 2, so lane l gets columns 2l then 2l + 1
+//     of each 32, as the bytes pack them); lane += x[j] * w[j] (fused, fmaf) for increasing j.
 //   - The 16 lanes are added as a tree: lane[l] += lane[l + h] for h = 8, 4, 2, 1; lane 0 is y.
 // With act-quant FP8 every product is exact (FP8 x FP8/FP4 values, power-of-two scales), so only
-// the additions round, as in DeepSeek's kernels, whose order within a block is the GPU's.
+// the additions round, as in DeepSeek's kernels, whose order of additions is the GPU's.
 void linear_quant_ref(const QuantWeight& w, const float* x, int64_t m, float* y, ActQuant aq,
                       int64_t n0 = 0, int64_t n1 = -1, int64_t ldy = -1);
 void linear_dense_ref(const TensorView& w, const float* x, int64_t m, float* y);

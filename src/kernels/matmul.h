@@ -5,7 +5,9 @@
 // Each output is a 16-lane dot product along k: a SIMD vector holds 16 consecutive columns of one
 // weight row, so a row streams through memory once, in order, and is decoded in registers. A tile
 // of R rows x M inputs keeps R*M accumulators: each weight vector decoded serves M inputs, each
-// input vector loaded serves R rows (R*M = 8: decode uses R = 8, M = 1; prefill R = 2, M = 4).
+// input vector loaded serves R rows (decode: 8 x 1 up to 2 x 4; prefill, from weights decoded once
+// into L1: 4 x 6 on AVX-512). FP8 / FP4 weights are multiplied by their block scale as they are
+// decoded, so every kind is the same plain fused chain per lane.
 // matmul_impl.h holds the kernel once; matmul_avx512.cpp (one zmm = 16 lanes) and matmul_avx2.cpp
 // (two ymm) compile it per ISA.
 #pragma once
@@ -24,13 +26,10 @@ struct MatmulJob {
   const uint8_t* ws = nullptr;
   bool ws_e8m0 = true;
   int64_t ws_cols = 0;
-  // Inputs [m][k], prepared (linear.cpp): Fp8: times 256 (the decoder yields weight / 256);
-  // Fp4: each 32-column block as its 16 even columns, then its 16 odd ones.
+  // Inputs [m][k], prepared (linear.cpp): act-quant FP8 values times their scales; Fp4: each
+  // 32-column block as its 16 even columns, then its 16 odd ones.
   const float* x = nullptr;
   int64_t m = 0;
-  // Fp8 / Fp4: the input's scale for each weight scale block, [m][k / block] (ones without
-  // act-quant).
-  const float* xs = nullptr;
   float* y = nullptr;  // y[i * ldy + (r - n0)]
   int64_t ldy = 0;
   float* scratch = nullptr;  // matmul_scratch_floats(k) floats

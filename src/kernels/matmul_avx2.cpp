@@ -12,6 +12,8 @@ struct V {
   struct F {
     __m256 a, b;
   };
+  // A prefill tile is 4 rows x 2 inputs: 16 of the 16 ymm hold accumulators already.
+  static constexpr int kPrefillInputs = 2;
   static F zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
   static F load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
   static void store(float* p, F v) {
@@ -57,19 +59,25 @@ struct V {
     return {_mm256_cvtph_ps(_mm256_castsi256_si128(h)),
             _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1))};
   }
+  // The FP4 magnitudes times *s: fp4()'s lookup table (the sign is applied after the lookup,
+  // which gives the same bits as a scaled signed value).
+  using T = __m256;
+  static T fp4_table(const float* s) {
+    return _mm256_mul_ps(_mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f),
+                         _mm256_broadcast_ss(s));
+  }
   // 8 FP4 codes (bits 0-3 of each 32-bit lane; higher bits ignored) -> values: the magnitude by
   // an 8-entry lookup (which reads the low 3 bits), the sign from bit 3.
-  static __m256 fp4_8(__m256i code) {
-    const __m256 mags = _mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f);
+  static __m256 fp4_8(__m256i code, T mags) {
     const __m256 mag = _mm256_permutevar8x32_ps(mags, code);
     const __m256i sign = _mm256_and_si256(_mm256_slli_epi32(code, 28),
                                           _mm256_set1_epi32(static_cast<int>(0x80000000u)));
     return _mm256_xor_ps(mag, _mm256_castsi256_ps(sign));
   }
-  static void fp4(const uint8_t* p, F& lo, F& hi) {
+  static void fp4(const uint8_t* p, T mags, F& lo, F& hi) {
     const __m256i b0 = _mm256_cvtepu8_epi32(load8(p)), b1 = _mm256_cvtepu8_epi32(load8(p + 8));
-    lo = {fp4_8(b0), fp4_8(b1)};
-    hi = {fp4_8(_mm256_srli_epi32(b0, 4)), fp4_8(_mm256_srli_epi32(b1, 4))};
+    lo = {fp4_8(b0, mags), fp4_8(b1, mags)};
+    hi = {fp4_8(_mm256_srli_epi32(b0, 4), mags), fp4_8(_mm256_srli_epi32(b1, 4), mags)};
   }
   static __m256 e8m0_8(const uint8_t* p) {
     const __m256i e = _mm256_cvtepu8_epi32(load8(p));

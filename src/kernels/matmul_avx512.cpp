@@ -17,6 +17,8 @@ namespace {
 
 struct V {
   using F = __m512;
+  // A prefill tile is 4 rows x 6 inputs: 24 accumulators, 4 weights and an input of the 32 zmm.
+  static constexpr int kPrefillInputs = 6;
   static F zero() { return _mm512_setzero_ps(); }
   static F load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
@@ -41,10 +43,15 @@ struct V {
     const __m256i t = _mm256_slli_epi16(_mm256_cvtepu8_epi16(load16(p)), 7);
     return _mm512_cvtph_ps(_mm256_add_epi16(t, _mm256_and_si256(t, _mm256_set1_epi16(0x4000))));
   }
-  // The lookup uses the low 4 bits of each index: the low nibble directly, the high one shifted.
-  static void fp4(const uint8_t* p, F& lo, F& hi) {
+  // The FP4 values times *s: the lookup table of fp4().
+  using T = __m512;
+  static T fp4_table(const float* s) {
     const __m512 table = _mm512_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, -0.0f,
                                         -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f);
+    return _mm512_mul_ps(table, _mm512_set1_ps(*s));
+  }
+  // The lookup uses the low 4 bits of each index: the low nibble directly, the high one shifted.
+  static void fp4(const uint8_t* p, T table, F& lo, F& hi) {
     const __m512i b = _mm512_cvtepu8_epi32(load16(p));
     lo = _mm512_permutexvar_ps(b, table);
     hi = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), table);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "numeric/formats.h"
@@ -55,6 +56,53 @@ void act_quant_fp8(const float* x, int64_t rows, int64_t k, Fp8Activations& out)
       out.scales[r * kb + b] = exp2_int(e);
       for (int64_t c = c0; c < c1; ++c)
         out.codes[r * k + c] = f32_to_fp8_e4m3(std::clamp(xr[c] * inv, -kFp8Max, kFp8Max));
+    }
+}
+
+namespace {
+
+uint32_t bits_of(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+float float_of(uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+
+// |v| <= 448 rounded to the nearest e4m3 value, ties to even: 3 mantissa bits at or above 2^-6
+// (an integer add that carries into the exponent), multiples of 2^-9 below it (the subnormals:
+// adding and removing 2^14, whose float32 spacing is 2^-9).
+float round_e4m3_magnitude(float a) {
+  const uint32_t b = bits_of(a);
+  const float normal = float_of((b + 0x7FFFFu + ((b >> 20) & 1u)) & ~0xFFFFFu);
+  const float sub = (a + 16384.0f) - 16384.0f;
+  return a >= 0x1p-6f ? normal : sub;
+}
+
+}  // namespace
+
+void act_quant_fp8_values(const float* x, int64_t rows, int64_t k, float* out) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c0 = 0; c0 < k; c0 += 128) {
+      const float* xb = x + r * k + c0;
+      float* ob = out + r * k + c0;
+      // The largest magnitude by its bits (ordered as the floats are; NaN ignored, as
+      // act_quant_fp8's std::max ignores it), which vectorises where a float max would not.
+      uint32_t amax = 0;
+      for (int c = 0; c < 128; ++c) {
+        const uint32_t m = bits_of(xb[c]) & 0x7FFFFFFFu;
+        amax = std::max(amax, m > 0x7F800000u ? 0u : m);
+      }
+      const int e = fp8_scale_exponent(float_of(amax));
+      const float inv = exp2_int(-e), scale = exp2_int(e);
+      for (int c = 0; c < 128; ++c) {
+        const float v = xb[c] * inv;
+        const float q = round_e4m3_magnitude(std::min(std::fabs(v), kFp8Max));
+        ob[c] = std::copysign(q, v) * scale;
+      }
     }
 }
 

@@ -22,6 +22,10 @@ struct Fp8Activations {
   std::vector<float> scales;   // [rows][k/128]
 };
 void act_quant_fp8(const float* x, int64_t rows, int64_t k, Fp8Activations& out);
+// The same quantisation as values: out[i] = (FP8 code of x[i] / scale) * scale, bit for bit what
+// act_quant_fp8's codes decode to times their scales, without the codes or a branch per value
+// (the fast kernels' input). k is a multiple of 128; out must not alias x.
+void act_quant_fp8_values(const float* x, int64_t rows, int64_t k, float* out);
 
 // ---- norms, activations
 // --------------------------------------------------------------------------
