@@ -49,6 +49,37 @@ void BM_Quant(benchmark::State& state, bool fp4, int64_t n, int64_t k) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(m * n * k),
                                                  benchmark::Counter::kIsIterationInvariantRate,
                                                  benchmark::Counter::kIs1000);
+  state.counters["weight_GB/s"] = benchmark::Counter(static_cast<double>(l.w.size() + l.s.size()),
+                                                     benchmark::Counter::kIsIterationInvariantRate,
+                                                     benchmark::Counter::kIs1000);
+}
+
+// A BF16 [n, k] layer, as the head and the router are stored. At m = 1 with n = 32768 (256 MB,
+// far over any cache) it is decode's memory-bound case: compare weight_GB/s with `dsv4 bench`'s
+// read bandwidth.
+void BM_Bf16(benchmark::State& state, int64_t n, int64_t k) {
+  const int64_t m = state.range(0);
+  std::vector<uint8_t> w(static_cast<size_t>(2 * n * k));
+  std::mt19937 rng(1);
+  for (size_t i = 0; i < w.size(); i += 2) {
+    w[i] = static_cast<uint8_t>(rng());
+    w[i + 1] = static_cast<uint8_t>(0x3C + (rng() & 1));  // magnitudes near 2^-7..2^-6
+  }
+  TensorEntry e{"w", DType::BF16, {n, k}, 0, w.size()};
+  TensorView v{&e, w.data(), nullptr};
+  std::vector<float> x(static_cast<size_t>(m * k)), y(static_cast<size_t>(m * n));
+  std::normal_distribution<float> nd;
+  for (auto& f : x) f = nd(rng);
+  for (auto _ : state) {
+    linear_dense(v, x.data(), m, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(m * n * k),
+                                                 benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+  state.counters["weight_GB/s"] = benchmark::Counter(static_cast<double>(w.size()),
+                                                     benchmark::Counter::kIsIterationInvariantRate,
+                                                     benchmark::Counter::kIs1000);
 }
 
 void BM_Fp8_4096x4096(benchmark::State& s) {
@@ -56,6 +87,15 @@ void BM_Fp8_4096x4096(benchmark::State& s) {
 }
 void BM_Fp4_2048x4096(benchmark::State& s) {
   BM_Quant(s, true, 2048, 4096);
+}
+void BM_Fp8_32768x4096(benchmark::State& s) {
+  BM_Quant(s, false, 32768, 4096);
+}
+void BM_Fp4_65536x4096(benchmark::State& s) {
+  BM_Quant(s, true, 65536, 4096);
+}
+void BM_Bf16_32768x4096(benchmark::State& s) {
+  BM_Bf16(s, 32768, 4096);
 }
 
 }  // namespace
@@ -75,4 +115,8 @@ BENCHMARK(BM_Fp4_2048x4096)
     ->Arg(16)
     ->Arg(32)
     ->Unit(benchmark::kMillisecond);
+// Decode's memory-bound cases: 128-256 MB of weights, one input.
+BENCHMARK(BM_Fp8_32768x4096)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Fp4_65536x4096)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Bf16_32768x4096)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

@@ -2,9 +2,14 @@
 
 #include <immintrin.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <thread>
 #include <vector>
@@ -13,6 +18,7 @@
 #include "kernels/isa.h"
 #include "kernels/linear.h"
 #include "numeric/formats.h"
+#include "util/error.h"
 
 namespace dsv4::bench {
 
@@ -105,6 +111,34 @@ double dense_gflops(int m, int n, int k, int reps) {
     best = std::max(best, 2.0 * m * n * static_cast<double>(k) / s / 1e9);
   }
   return best;
+}
+
+uint64_t warm_page_cache(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::vector<char> buf(size_t{4} << 20);
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().extension() != ".safetensors") continue;
+    const std::string path = e.path().string();
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail("{}: cannot open: {}", path, std::strerror(errno));
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    for (;;) {
+      const ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const int err = errno;
+        ::close(fd);
+        fail("{}: read failed: {}", path, std::strerror(err));
+      }
+      if (n == 0) break;
+      total += static_cast<uint64_t>(n);
+    }
+    ::close(fd);
+  }
+  if (ec) fail("{}: cannot list the directory: {}", dir, ec.message());
+  return total;
 }
 
 }  // namespace dsv4::bench

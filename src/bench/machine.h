@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 
 namespace dsv4::bench {
 
@@ -23,5 +25,11 @@ struct Peak {
   double bf16_dot = 0;
 };
 Peak peak_gflops(int threads);
+
+// Reads every .safetensors file of `dir` once through read(), so the model's pages are in the
+// page cache before anything is timed: a page faulted in from disk during prefill would measure
+// the disk. The pages are not mapped into this process, so they do not count in its RSS. Returns
+// the bytes read; throws dsv4::Error naming a file it cannot read.
+uint64_t warm_page_cache(const std::string& dir);
 
 }  // namespace dsv4::bench
