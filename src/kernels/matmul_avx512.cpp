@@ -37,11 +37,11 @@ struct V {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
   static F f32(const uint8_t* p) { return _mm512_loadu_ps(p); }
-  // e4m3 byte b -> f16 bits (b << 7) with the sign moved from bit 14 to bit 15 (adding bit 14 to
-  // itself carries it up): the same value / 2^8, subnormals included.
+  // e4m3 byte b, sign-extended to 16 bits and shifted left by 7, is an f16 of the same value / 2^8
+  // (subnormals included) except for bit 14, which holds a copy of the sign: it is cleared.
   static F fp8(const uint8_t* p) {
-    const __m256i t = _mm256_slli_epi16(_mm256_cvtepu8_epi16(load16(p)), 7);
-    return _mm512_cvtph_ps(_mm256_add_epi16(t, _mm256_and_si256(t, _mm256_set1_epi16(0x4000))));
+    const __m256i t = _mm256_slli_epi16(_mm256_cvtepi8_epi16(load16(p)), 7);
+    return _mm512_cvtph_ps(_mm256_and_si256(t, _mm256_set1_epi16(static_cast<short>(0xBFFF))));
   }
   // The FP4 values times *s: the lookup table of fp4().
   using T = __m512;
