@@ -237,6 +237,16 @@ inline void decode_chunk(const MatmulJob& job, int64_t r0, int64_t c0, int64_t c
                          float* wbuf) {
   const int64_t rb = row_bytes(job);
   const int64_t nsub = quantised(job) ? job.k / block_cols(job) : 0;
+  // The next chunk's bytes into L2 while this one is decoded and multiplied: the rest of these
+  // rows, or the next 4 rows (the experts of a prefill are read from memory once, and a chunk is
+  // too short for the hardware prefetcher to ramp up). Past the end of the weights it is dropped.
+  {
+    const int64_t nc0 = c0 + cw < job.k ? c0 + cw : 0, nr0 = c0 + cw < job.k ? r0 : r0 + kPR;
+    const int64_t b0 = nc0 * rb / job.k, nb = imin(kChunkCols, job.k - nc0) * rb / job.k;
+    for (int64_t r = 0; r < kPR; ++r)
+      for (int64_t b = 0; b < nb; b += 64)
+        __builtin_prefetch(job.w + (nr0 + r) * rb + b0 + b, 0, 2);
+  }
   for (int64_t r = 0; r < kPR; ++r) {
     const uint8_t* row = job.w + (r0 + r) * rb;
     const float* s = ws + r * nsub;
@@ -284,12 +294,13 @@ inline void prefetch_next(const Prefetch& p, int64_t v) {
 // so the tile needs 4 * M accumulators + 5 registers.
 template <int M>
 inline void chunk_tile(const float* wbuf, int64_t cw, const float* const* xr, const Prefetch& xnext,
-                       float* accm, int64_t acc_stride) {
+                       bool first, float* accm, int64_t acc_stride) {
   V::F acc[kPR][M];
 #pragma GCC unroll 4
   for (int r = 0; r < kPR; ++r)
 #pragma GCC unroll 8
-    for (int i = 0; i < M; ++i) acc[r][i] = V::load(accm + r * acc_stride + i * kLanes);
+    for (int i = 0; i < M; ++i)
+      acc[r][i] = first ? V::zero() : V::load(accm + r * acc_stride + i * kLanes);
   for (int64_t v = 0; v < cw; v += kLanes) {
     V::F w[kPR];
 #pragma GCC unroll 4
@@ -311,12 +322,13 @@ inline void chunk_tile(const float* wbuf, int64_t cw, const float* const* xr, co
 template <int M>
 inline void chunk_group(const MatmulJob& job, const float* wbuf, int64_t c0, int64_t cw, int64_t i,
                         int64_t i1, float* accm, int64_t acc_stride) {
+  const bool first = c0 == 0;  // the accumulators start at zero, not from accm
   const float* xr[M];
   tile_inputs<M>(job, i, c0, xr);
   Prefetch next;  // the inputs of the next group of this chunk
   if (i + M < i1)
     next = {job.x + (i + M) * job.k + c0, job.k, static_cast<int>(imin(M, i1 - i - M))};
-  chunk_tile<M>(wbuf, cw, xr, next, accm, acc_stride);
+  chunk_tile<M>(wbuf, cw, xr, next, first, accm, acc_stride);
 }
 
 // Rows r0..r0+4 x inputs i0..i1 (at most kInputBlock of them); ws holds the 4 rows' block factors.
@@ -325,8 +337,6 @@ inline void prefill_group(const MatmulJob& job, int64_t r0, int64_t i0, int64_t 
   constexpr int kM = V::kPrefillInputs;
   const int64_t k = job.k;
   const int64_t acc_stride = kInputBlock * kLanes;  // accm[r][i][lane]
-  for (int64_t r = 0; r < kPR; ++r)
-    for (int64_t j = 0; j < acc_stride; ++j) accm[r * acc_stride + j] = 0.0f;
   for (int64_t c0 = 0; c0 < k; c0 += kChunkCols) {
     const int64_t cw = imin(kChunkCols, k - c0);
     decode_chunk(job, r0, c0, cw, ws, wbuf);
