@@ -19,10 +19,12 @@ double dense_gflops(int m, int n, int k, int reps);
 
 // The arithmetic peak of `threads` cores in GFLOP/s (2 per multiply-add), from register-only
 // loops (bench/peak.cpp): float32 FMA with the active ISA's widest vectors (what the kernels
-// compute with), and the AVX-512 BF16 dot product (0 when the CPU lacks it).
+// compute with), the AVX-512 BF16 dot product (0 when the CPU lacks it), and AMX's bf16 tile
+// product where the CPU and kernel allow it.
 struct Peak {
   double fp32_fma = 0;
   double bf16_dot = 0;
+  double amx_bf16 = 0;  // AMX TDPBF16PS (0 without AMX); not used by the kernels
 };
 Peak peak_gflops(int threads);
 

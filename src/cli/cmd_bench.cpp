@@ -164,8 +164,11 @@ DSV4_COMMAND(bench, "bench", "Measure the machine and the model: bandwidth, pref
 
     fmt::print("machine   read bandwidth {:.1f} GB/s ({} thread{}), one thread {:.1f} GB/s\n", bw,
                o->threads, o->threads == 1 ? "" : "s", bw1);
-    fmt::print("          fp32 FMA peak {:.1f} GFLOP/s; bf16 dot peak {}\n", peak.fp32_fma,
-               peak.bf16_dot > 0 ? fmt::format("{:.1f} GFLOP/s", peak.bf16_dot) : "n/a");
+    fmt::print("          fp32 FMA peak {:.1f} GFLOP/s; bf16 dot peak {}{}\n", peak.fp32_fma,
+               peak.bf16_dot > 0 ? fmt::format("{:.1f} GFLOP/s", peak.bf16_dot) : "n/a",
+               peak.amx_bf16 > 0
+                   ? fmt::format("; AMX bf16 peak {:.1f} GFLOP/s (unused)", peak.amx_bf16)
+                   : "");
     fmt::print(
         "          dense kernel {:.1f} GFLOP/s (linear_dense, m=64, k={}) = {:.1f}% of peak\n", mat,
         k, 100 * mat / peak.fp32_fma);

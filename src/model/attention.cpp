@@ -34,7 +34,9 @@ bool compressor_step(CompressorState& st, const float* ape, int64_t p, const flo
   // Candidates per feature f: overlap = the previous block's first halves and the current block's
   // second halves (2r candidates); otherwise the r rows of the current block.
   const int n_cand = overlap ? 2 * r : r;
-  std::vector<float> sc(n_cand), kv(n_cand);
+  thread_local std::vector<float> sc, kv;  // reused: no allocation per compressed entry
+  sc.resize(static_cast<size_t>(n_cand));
+  kv.resize(static_cast<size_t>(n_cand));
   for (int64_t f = 0; f < d; ++f) {
     for (int j = 0; j < n_cand; ++j) {
       const int64_t col = overlap && j >= r ? d + f : f;
