@@ -133,4 +133,8 @@ void Checkpoint::prefetch() const {
   for (const auto& f : shards_) f->mapped().advise(MappedFile::Advice::WillNeed);
 }
 
+void Checkpoint::populate() const {
+  for (const auto& f : shards_) f->mapped().advise(MappedFile::Advice::PopulateRead);
+}
+
 }  // namespace dsv4

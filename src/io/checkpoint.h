@@ -26,6 +26,9 @@ class Checkpoint {
   uint64_t total_bytes() const;
   // Ask the kernel to read every shard into the page cache in the background.
   void prefetch() const;
+  // Map every page of every shard into this process now (reading what the page cache lacks), so
+  // that no later access takes a page fault. RSS then holds the whole checkpoint.
+  void populate() const;
 
  private:
   std::string dir_;

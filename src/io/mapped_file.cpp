@@ -42,6 +42,14 @@ MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
+namespace {
+#ifdef MADV_POPULATE_READ
+constexpr int kMadvPopulateRead = MADV_POPULATE_READ;
+#else
+constexpr int kMadvPopulateRead = 22;  // Linux 5.14's value; older kernels answer EINVAL
+#endif
+}  // namespace
+
 void MappedFile::advise(Advice a, size_t offset, size_t len) const {
   if (!data_ || offset >= size_) return;
   if (len > size_ - offset) len = size_ - offset;
@@ -60,6 +68,9 @@ void MappedFile::advise(Advice a, size_t offset, size_t len) const {
       break;
     case Advice::WillNeed:
       adv = MADV_WILLNEED;
+      break;
+    case Advice::PopulateRead:
+      adv = kMadvPopulateRead;
       break;
   }
   ::madvise(const_cast<uint8_t*>(data_) + begin, offset + len - begin, adv);

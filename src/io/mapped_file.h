@@ -10,7 +10,9 @@ namespace dsv4 {
 
 class MappedFile {
  public:
-  enum class Advice { Normal, Random, Sequential, WillNeed };
+  // PopulateRead maps every page of the range into this process now (MADV_POPULATE_READ,
+  // Linux 5.14+), reading what the page cache lacks.
+  enum class Advice { Normal, Random, Sequential, WillNeed, PopulateRead };
 
   // Throws dsv4::Error naming the path when the file cannot be opened or mapped.
   explicit MappedFile(const std::string& path);
