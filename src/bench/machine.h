@@ -10,7 +10,8 @@
 
 namespace dsv4::bench {
 
-// GB/s (1e9 bytes) reading `bytes` with `threads` threads; the best of `reps` passes.
+// GB/s (1e9 bytes) reading `bytes` with `threads` threads: the best of `reps` passes of a plain
+// vector loop and `reps` of one that also prefetches 2 KB ahead (whichever the machine reads faster).
 double read_bandwidth_gbs(size_t bytes, int threads, int reps);
 
 // GFLOP/s (2 per multiply-add) of linear_dense on a BF16 weight [n, k] times m rows, the best of
