@@ -54,6 +54,33 @@ void BM_Quant(benchmark::State& state, bool fp4, int64_t n, int64_t k) {
                                                      benchmark::Counter::kIs1000);
 }
 
+// Decode's expert pattern: one input against a different FP4 [rows, 4096] expert each time
+// (256 MB of them: every call reads its weights from memory), as the MoE of a decode step does
+// with rows = 2048; 16384 rows shows the same bytes in fewer, longer calls.
+void BM_Fp4_Experts(benchmark::State& state) {
+  const int64_t rows = state.range(0);
+  const int kExperts = static_cast<int>(64 * 2048 / rows);
+  std::vector<Layer> ls;
+  for (int e = 0; e < kExperts; ++e) ls.push_back(make_layer(true, rows, 4096));
+  for (auto& l : ls) {  // the views point into the vectors, which moved
+    l.wv = {&l.we, l.w.data(), nullptr};
+    l.sv = {&l.se, l.s.data(), nullptr};
+  }
+  std::vector<float> x(4096), y(static_cast<size_t>(rows));
+  std::mt19937 rng(2);
+  std::normal_distribution<float> nd;
+  for (auto& v : x) v = nd(rng);
+  size_t e = 0;
+  for (auto _ : state) {
+    const Layer& l = ls[e++ % kExperts];
+    linear_quant({&l.wv, &l.sv}, x.data(), 1, y.data(), ActQuant::Fp8);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["weight_GB/s"] = benchmark::Counter(
+      static_cast<double>(ls[0].w.size() + ls[0].s.size()),
+      benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
 // A BF16 [n, k] layer, as the head and the router are stored. At m = 1 with n = 32768 (256 MB,
 // far over any cache) it is decode's memory-bound case: compare weight_GB/s with `dsv4 bench`'s
 // read bandwidth.
@@ -118,5 +145,6 @@ BENCHMARK(BM_Fp4_2048x4096)
 // Decode's memory-bound cases: 128-256 MB of weights, one input.
 BENCHMARK(BM_Fp8_32768x4096)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Fp4_65536x4096)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Fp4_Experts)->Arg(2048)->Arg(16384)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Bf16_32768x4096)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

@@ -73,14 +73,13 @@ uint64_t sum_any(const uint64_t* p, size_t n, bool prefetch) {
 
 }  // namespace
 
-double read_bandwidth_gbs(size_t bytes, int threads, int reps) {
+ReadBandwidth read_bandwidth(size_t bytes, int threads, int reps) {
   threads = std::max(1, threads);
   const size_t words = bytes / sizeof(uint64_t);
   std::vector<uint64_t> buf(words);
   for (size_t i = 0; i < words; ++i) buf[i] = i * 0x9E3779B97F4A7C15ull;  // touch every page
-  double best = 0;
+  ReadBandwidth best;
   volatile uint64_t sink = 0;
-  // The best pass of either loop (with and without the software prefetch), `reps` of each.
   for (int r = 0; r < 2 * reps; ++r) {
     const bool prefetch = r % 2 == 1;
     std::vector<std::thread> ts;
@@ -95,7 +94,8 @@ double read_bandwidth_gbs(size_t bytes, int threads, int reps) {
     for (auto& t : ts) t.join();
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     for (uint64_t p : part) sink = sink + p;
-    best = std::max(best, static_cast<double>(words * sizeof(uint64_t)) / s / 1e9);
+    double& b = prefetch ? best.prefetched : best.stream;
+    b = std::max(b, static_cast<double>(words * sizeof(uint64_t)) / s / 1e9);
   }
   return best;
 }

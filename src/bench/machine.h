@@ -10,9 +10,15 @@
 
 namespace dsv4::bench {
 
-// GB/s (1e9 bytes) reading `bytes` with `threads` threads: the best of `reps` passes of a plain
-// vector loop and `reps` of one that also prefetches 2 KB ahead (whichever the machine reads faster).
-double read_bandwidth_gbs(size_t bytes, int threads, int reps);
+// GB/s (1e9 bytes) reading `bytes` with `threads` threads, the best of `reps` passes of each loop:
+// `stream`, a plain STREAM-style vector sum (the figure the fractions are defined against), and
+// `prefetched`, the same sum with a software prefetch 2 KB ahead, which reads faster on some
+// machines (the Xeons here: 15 vs 18 GB/s on one thread), reported beside it.
+struct ReadBandwidth {
+  double stream = 0;
+  double prefetched = 0;
+};
+ReadBandwidth read_bandwidth(size_t bytes, int threads, int reps);
 
 // GFLOP/s (2 per multiply-add) of linear_dense on a BF16 weight [n, k] times m rows, the best of
 // `reps` runs: the matrix throughput prefill is measured against.

@@ -63,11 +63,10 @@ DSV4_COMMAND(bench, "bench", "Measure the machine and the model: bandwidth, pref
   app.add_option("--act-quant", o->act_quant)->check(CLI::IsMember({"fp8", "none"}));
   return [o] {
     // The machine first, in the same run: everything below is reported as a fraction of it.
-    const double bw =
-        bench::read_bandwidth_gbs(static_cast<size_t>(o->bw_gib * (1ull << 30)), o->threads, 3);
-    const double bw1 = o->threads == 1 ? bw
-                                       : bench::read_bandwidth_gbs(
-                                             static_cast<size_t>(o->bw_gib * (1ull << 30)), 1, 3);
+    const size_t bw_bytes = static_cast<size_t>(o->bw_gib * (1ull << 30));
+    const bench::ReadBandwidth rbw = bench::read_bandwidth(bw_bytes, o->threads, 3);
+    const double bw = rbw.stream;
+    const double bw1 = o->threads == 1 ? bw : bench::read_bandwidth(bw_bytes, 1, 3).stream;
     const bench::Peak peak = bench::peak_gflops(o->threads);
     set_compute_threads(o->threads);
     // A warm page cache, so that no timing below includes the disk.
@@ -105,15 +104,24 @@ DSV4_COMMAND(bench, "bench", "Measure the machine and the model: bandwidth, pref
       tf.forward({&wc, 1});
       pool.release(w);
     }
-    // Prefill: the prompt in one call.
-    SequenceState* s = pool.acquire();
-    auto t0 = Clock::now();
-    Chunk ch{s, 0, prompt, false, false};
-    auto r = tf.forward({&ch, 1});
-    const double prefill_s = since(t0);
+    // Prefill: the prompt in one call, twice (on fresh sequences), the faster one counted: a
+    // shared host steals a core now and then, and one pass is seconds long. Decode continues the
+    // second sequence.
+    SequenceState* s = nullptr;
+    std::vector<ChunkResult> r;
+    double prefill_s = 0;
+    for (int rep = 0; rep < 2; ++rep) {
+      if (s) pool.release(s);
+      s = pool.acquire();
+      const auto tp = Clock::now();
+      Chunk ch{s, 0, prompt, false, false};
+      r = tf.forward({&ch, 1});
+      const double t = since(tp);
+      prefill_s = rep == 0 ? t : std::min(prefill_s, t);
+    }
     // Decode at batch 1: greedy tokens, one forward call each.
     int32_t next = argmax(r[0].logits, 0, vocab);
-    t0 = Clock::now();
+    auto t0 = Clock::now();
     for (int i = 0; i < o->gen; ++i) {
       Chunk d{s, s->pos, {&next, 1}, false, false};
       auto rr = tf.forward({&d, 1});
@@ -167,8 +175,10 @@ DSV4_COMMAND(bench, "bench", "Measure the machine and the model: bandwidth, pref
     const double state_bytes = static_cast<double>(pool.bytes());
     const double rss = static_cast<double>(peak_rss_bytes());
 
-    fmt::print("machine   read bandwidth {:.1f} GB/s ({} thread{}), one thread {:.1f} GB/s\n", bw,
-               o->threads, o->threads == 1 ? "" : "s", bw1);
+    fmt::print(
+        "machine   read bandwidth {:.1f} GB/s ({} thread{}; {:.1f} with software prefetch), one "
+        "thread {:.1f} GB/s\n",
+        bw, o->threads, o->threads == 1 ? "" : "s", rbw.prefetched, bw1);
     fmt::print("          fp32 FMA peak {:.1f} GFLOP/s; bf16 dot peak {}{}\n", peak.fp32_fma,
                peak.bf16_dot > 0 ? fmt::format("{:.1f} GFLOP/s", peak.bf16_dot) : "n/a",
                peak.amx_bf16 > 0
@@ -189,8 +199,11 @@ DSV4_COMMAND(bench, "bench", "Measure the machine and the model: bandwidth, pref
         peak.bf16_dot > 0 ? fmt::format(" ({:.1f}% of bf16)", 100 * prefill_gflops / peak.bf16_dot)
                           : "");
     fmt::print(
-        "decode    batch 1: {:.2f} tok/s x {:.1f} MB/token = {:.1f}% of the read bandwidth\n",
-        decode_tok_s, bytes / 1e6, 100 * decode_bw_fraction);
+        "decode    batch 1: {:.2f} tok/s x {:.1f} MB/token = {:.1f}% of the read bandwidth "
+        "({:.1f}% "
+        "of the prefetched)\n",
+        decode_tok_s, bytes / 1e6, 100 * decode_bw_fraction,
+        100 * decode_tok_s * bytes / (rbw.prefetched * 1e9));
     fmt::print("          batch {}: {:.2f} tok/s; a step costs {:.2f}x a batch-1 step\n", B,
                B * o->gen / batch_s, batch_step_ratio);
     nlohmann::json j = {
@@ -202,6 +215,8 @@ DSV4_COMMAND(bench, "bench", "Measure the machine and the model: bandwidth, pref
         {"decode_bytes_per_token", fp.decode_bytes_per_token},
         {"read_bw_gbs", bw},
         {"read_bw_gbs_one_thread", bw1},
+        {"read_bw_prefetch_gbs", rbw.prefetched},
+        {"decode_bw_fraction_prefetch", decode_tok_s * bytes / (rbw.prefetched * 1e9)},
         {"matrix_gflops", peak.fp32_fma},
         {"bf16_peak_gflops", peak.bf16_dot},
         {"dense_kernel_gflops", mat},
