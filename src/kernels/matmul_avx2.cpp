@@ -59,6 +59,10 @@ struct V {
     return {_mm256_cvtph_ps(_mm256_castsi256_si128(h)),
             _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1))};
   }
+  static void fp8x2(const uint8_t* p, F& a, F& b) {
+    a = fp8(p);
+    b = fp8(p + 16);
+  }
   // The FP4 magnitudes times *s: fp4()'s lookup table (the sign is applied after the lookup,
   // which gives the same bits as a scaled signed value).
   using T = __m256;

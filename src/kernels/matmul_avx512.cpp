@@ -43,6 +43,14 @@ struct V {
     const __m256i t = _mm256_slli_epi16(_mm256_cvtepi8_epi16(load16(p)), 7);
     return _mm512_cvtph_ps(_mm256_and_si256(t, _mm256_set1_epi16(static_cast<short>(0xBFFF))));
   }
+  // 32 columns at once: the same decode with 512-bit integer operations (one op fewer per 16).
+  static void fp8x2(const uint8_t* p, F& a, F& b) {
+    const __m512i t = _mm512_slli_epi16(
+        _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 7);
+    const __m512i h = _mm512_and_si512(t, _mm512_set1_epi16(static_cast<short>(0xBFFF)));
+    a = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+    b = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
+  }
   // The FP4 values times *s: the lookup table of fp4().
   using T = __m512;
   static T fp4_table(const float* s) {

@@ -2,13 +2,13 @@
 // `struct V`: 16 float lanes as one type F, with zero(), load(p), store(p, v), bcast(p) (*p in
 // every lane), fma(a, b, c) (fused, one rounding), mul(a, b), and the decoders of 16 columns from
 // the stored bytes: load_n(p, n) / store_n(p, v, n) (the first n < 16 lanes; the rest read as
-// zero, never touched), bf16(p), f32(p), fp8(p) (the value / 256: e4m3 bits shifted into an f16),
-// fp4_table(s) (the FP4 values times *s, in a register table of type T) and fp4(p, t, lo, hi)
-// (16 bytes = 32 columns looked up in t: the even ones in lo, the odd ones in hi), e8m0(p)
-// (16 scales); hsum(v), the lanes added as the tree of linear.h; and kPrefillInputs, the inputs of
-// a prefill register tile (what its register file holds). Nothing from the standard library is
-// used here: this code is compiled with ISA flags, and a template instantiated in it must not be
-// picked by the linker for other code.
+// zero, never touched), bf16(p), f32(p), fp8(p) (the value / 256: e4m3 bits shifted into an f16)
+// and fp8x2(p, a, b) (32 columns), fp4_table(s) (the FP4 values times *s, in a register table of
+// type T) and fp4(p, t, lo, hi) (16 bytes = 32 columns looked up in t: the even ones in lo, the
+// odd ones in hi), e8m0(p) (16 scales); hsum(v), the lanes added as the tree of linear.h; and
+// kPrefillInputs, the inputs of a prefill register tile (what its register file holds). Nothing
+// from the standard library is used here: this code is compiled with ISA flags, and a template
+// instantiated in it must not be picked by the linker for other code.
 
 constexpr int64_t kLanes = 16;
 constexpr int64_t kGroupRows = 8;    // rows whose weight scales are decoded together
@@ -111,15 +111,21 @@ inline void tile(const MatmulJob& job, int64_t r0, int64_t i0, const float* ws) 
         prefetch_rows_ahead(wr[r] + c * 128, k);
         prefetch_rows_ahead(wr[r] + c * 128 + 64, k);
       }
-      for (int64_t col = c * 128; col < c * 128 + 128; col += kLanes) {
-        V::F xv[M];
+      for (int64_t col = c * 128; col < c * 128 + 128; col += 2 * kLanes) {
+        V::F xa[M], xb[M];
 #pragma GCC unroll 4
-        for (int i = 0; i < M; ++i) xv[i] = V::load(xr[i] + col);
+        for (int i = 0; i < M; ++i) {
+          xa[i] = V::load(xr[i] + col);
+          xb[i] = V::load(xr[i] + col + kLanes);
+        }
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
-          const V::F w = V::mul(V::fp8(wr[r] + col), s[r]);
+          V::F wa, wb;
+          V::fp8x2(wr[r] + col, wa, wb);
+          wa = V::mul(wa, s[r]);
+          wb = V::mul(wb, s[r]);
 #pragma GCC unroll 4
-          for (int i = 0; i < M; ++i) acc[r][i] = V::fma(xv[i], w, acc[r][i]);
+          for (int i = 0; i < M; ++i) acc[r][i] = V::fma(xb[i], wb, V::fma(xa[i], wa, acc[r][i]));
         }
       }
     }
@@ -255,9 +261,13 @@ inline void decode_chunk(const MatmulJob& job, int64_t r0, int64_t c0, int64_t c
       case MatmulJob::Kind::Fp8:
         for (int64_t v = 0; v < cw; v += 128) {
           const V::F sv = V::bcast(s + (c0 + v) / 128);
-#pragma GCC unroll 8
-          for (int64_t u = v; u < v + 128; u += kLanes)
-            V::store(d + u, V::mul(V::fp8(row + c0 + u), sv));
+#pragma GCC unroll 4
+          for (int64_t u = v; u < v + 128; u += 2 * kLanes) {
+            V::F a, b;
+            V::fp8x2(row + c0 + u, a, b);
+            V::store(d + u, V::mul(a, sv));
+            V::store(d + u + kLanes, V::mul(b, sv));
+          }
         }
         break;
       case MatmulJob::Kind::Fp4:
