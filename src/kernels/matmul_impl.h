@@ -369,24 +369,6 @@ inline void prefill_group(const MatmulJob& job, int64_t r0, int64_t i0, int64_t 
           V::hsum(V::load(accm + r * acc_stride + (i - i0) * kLanes));
 }
 
-// The register path's first row group (the tiles prefetch each next one as they go): its first
-// 2 KB per row and its scales, in one burst, so a layer read from memory (an expert at decode)
-// does not start with a row of demand misses.
-inline void prefetch_scales(const MatmulJob& job, int64_t r0) {
-  if (r0 >= job.n1) return;
-  const bool fp8 = job.kind == MatmulJob::Kind::Fp8;
-  const int64_t bytes = (job.ws_e8m0 ? 1 : 4) * job.ws_cols;  // per scale row
-  const int64_t first = fp8 ? r0 / 128 : r0, last = fp8 ? (r0 + kGroupRows - 1) / 128 : r0 + 7;
-  if (fp8 && r0 % 128 != 0) return;  // an FP8 scale row serves 128 rows: fetched already
-  for (int64_t b = first * bytes; b < (last + 1) * bytes; b += 64) __builtin_prefetch(job.ws + b);
-}
-inline void prefetch_first_group(const MatmulJob& job, int64_t r0) {
-  const int64_t rb = row_bytes(job), per_row = imin(rb, 2048);
-  for (int64_t r = r0; r < imin(job.n1, r0 + kGroupRows); ++r)
-    for (int64_t b = 0; b < per_row; b += 64) __builtin_prefetch(job.w + r * rb + b);
-  if (quantised(job)) prefetch_scales(job, r0);
-}
-
 inline void run_matmul(const MatmulJob& job) {
   static_assert(kInputBlock % V::kPrefillInputs == 0, "input blocks hold whole tiles");
   const int64_t nsub = quantised(job) ? job.k / block_cols(job) : 0;
@@ -410,13 +392,10 @@ inline void run_matmul(const MatmulJob& job) {
           for (int64_t r = 0; r < kPR; ++r) weight_scales(job, r0 + r, nsub, ws + r * nsub);
         prefill_group(job, r0, i0, i1, ws, wbuf, accm);
       }
-    if (r0 < job.n1) prefetch_first_group(job, r0);
     for (; r0 < job.n1; r0 += kGroupRows) {
       const int64_t rows = imin(kGroupRows, job.n1 - r0);
-      if (nsub) {
-        prefetch_scales(job, r0 + kGroupRows);
+      if (nsub)
         for (int64_t r = 0; r < rows; ++r) weight_scales(job, r0 + r, nsub, ws + r * nsub);
-      }
       row_group_any(job, r0, rows, i0, i1, ws);
     }
   }

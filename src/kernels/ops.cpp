@@ -4,8 +4,8 @@
 #include "kernels/linear.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 #include "numeric/formats.h"
@@ -62,14 +62,10 @@ void act_quant_fp8(const float* x, int64_t rows, int64_t k, Fp8Activations& out)
 namespace {
 
 uint32_t bits_of(float f) {
-  uint32_t b;
-  std::memcpy(&b, &f, 4);
-  return b;
+  return std::bit_cast<uint32_t>(f);
 }
 float float_of(uint32_t b) {
-  float f;
-  std::memcpy(&f, &b, 4);
-  return f;
+  return std::bit_cast<float>(b);
 }
 
 // |v| <= 448 rounded to the nearest e4m3 value, ties to even: 3 mantissa bits at or above 2^-6
