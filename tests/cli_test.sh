@@ -30,6 +30,23 @@ expect nonzero "unknown preset 'nope'" -- "$BIN" make-model --preset nope --out 
 expect 0 "427 tensors" -- "$BIN" make-model --preset ci --out "$TMP/ci" --seed 3
 expect nonzero "directory is not empty" -- "$BIN" make-model --preset ci --out "$TMP/ci"
 expect 0 '"decode_bw_fraction"' -- "$BIN" bench --model "$TMP/ci" --prompt 8 --gen 2 --batch 2 --bw-gib 0.05
+# The bench's JSON line: every field the issue names, measured (positive), and the RSS holding the
+# whole checkpoint (bench maps every weight page before timing).
+bench_json=$("$BIN" bench --model "$TMP/ci" --prompt 8 --gen 2 --batch 2 --bw-gib 0.05 2>&1 | tail -n 1)
+if node -e '
+  const j = JSON.parse(process.argv[1]);
+  const keys = ["prefill_tok_s", "decode_tok_s", "decode_bytes_per_token", "read_bw_gbs",
+                "read_bw_prefetch_gbs", "decode_bw_fraction", "prefill_flops_fraction",
+                "matrix_gflops", "decode_batch_step_ratio", "load_s", "weight_bytes"];
+  for (const k of keys) if (!(j[k] > 0)) throw new Error(k + " = " + j[k]);
+  if (!(j.peak_rss_bytes >= j.weight_bytes)) throw new Error("peak RSS under the weights");
+  const f = j.decode_tok_s * j.decode_bytes_per_token / (j.read_bw_gbs * 1e9);
+  if (Math.abs(f - j.decode_bw_fraction) > 1e-9 * f) throw new Error("decode_bw_fraction " + f);
+' "$bench_json"; then
+  echo "ok: bench JSON fields"
+else
+  echo "FAIL: bench JSON: $bench_json"; failures=$((failures + 1))
+fi
 expect nonzero "--gen" -- "$BIN" bench --model "$TMP/ci" --gen 0
 expect 0 "2 CSA, 1 HCA, 1 SWA: SWA CSA HCA CSA" -- "$BIN" inspect --model "$TMP/ci"
 expect 0 "MTP block 4: SWA" -- "$BIN" inspect --model "$TMP/ci"
