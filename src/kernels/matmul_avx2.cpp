@@ -53,15 +53,15 @@ struct V {
   static F bf16(const uint8_t* p) { return {bf16_8(p), bf16_8(p + 16)}; }
   static F f32(const uint8_t* p) { return load(reinterpret_cast<const float*>(p)); }
   // As the AVX-512 version: e4m3 bits sign-extended and shifted into an f16, bit 14 cleared.
-  static F fp8(const uint8_t* p) {
+  static F fp8_16(const uint8_t* p) {
     const __m256i t = _mm256_slli_epi16(_mm256_cvtepi8_epi16(load16(p)), 7);
     const __m256i h = _mm256_and_si256(t, _mm256_set1_epi16(static_cast<short>(0xBFFF)));
     return {_mm256_cvtph_ps(_mm256_castsi256_si128(h)),
             _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1))};
   }
   static void fp8x2(const uint8_t* p, F& a, F& b) {
-    a = fp8(p);
-    b = fp8(p + 16);
+    a = fp8_16(p);
+    b = fp8_16(p + 16);
   }
   // The FP4 magnitudes times *s: fp4()'s lookup table (the sign is applied after the lookup,
   // which gives the same bits as a scaled signed value).

@@ -37,13 +37,9 @@ struct V {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
   static F f32(const uint8_t* p) { return _mm512_loadu_ps(p); }
-  // e4m3 byte b, sign-extended to 16 bits and shifted left by 7, is an f16 of the same value / 2^8
-  // (subnormals included) except for bit 14, which holds a copy of the sign: it is cleared.
-  static F fp8(const uint8_t* p) {
-    const __m256i t = _mm256_slli_epi16(_mm256_cvtepi8_epi16(load16(p)), 7);
-    return _mm512_cvtph_ps(_mm256_and_si256(t, _mm256_set1_epi16(static_cast<short>(0xBFFF))));
-  }
-  // 32 columns at once: the same decode with 512-bit integer operations (one op fewer per 16).
+  // 32 e4m3 bytes -> columns 0-15 in a, 16-31 in b, each the value / 2^8: a byte sign-extended to
+  // 16 bits and shifted left by 7 is an f16 of that value (subnormals included) except for bit 14,
+  // a copy of the sign, which is cleared. The integer steps take all 32 bytes in one zmm.
   static void fp8x2(const uint8_t* p, F& a, F& b) {
     const __m512i t = _mm512_slli_epi16(
         _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 7);

@@ -2,8 +2,8 @@
 // `struct V`: 16 float lanes as one type F, with zero(), load(p), store(p, v), bcast(p) (*p in
 // every lane), fma(a, b, c) (fused, one rounding), mul(a, b), and the decoders of 16 columns from
 // the stored bytes: load_n(p, n) / store_n(p, v, n) (the first n < 16 lanes; the rest read as
-// zero, never touched), bf16(p), f32(p), fp8(p) (the value / 256: e4m3 bits shifted into an f16)
-// and fp8x2(p, a, b) (32 columns), fp4_table(s) (the FP4 values times *s, in a register table of
+// zero, never touched), bf16(p), f32(p), fp8x2(p, a, b) (32 columns, each the value / 256: e4m3
+// bits shifted into an f16), fp4_table(s) (the FP4 values times *s, in a register table of
 // type T) and fp4(p, t, lo, hi) (16 bytes = 32 columns looked up in t: the even ones in lo, the
 // odd ones in hi), e8m0(p) (16 scales); hsum(v), the lanes added as the tree of linear.h; and
 // kPrefillInputs, the inputs of a prefill register tile (what its register file holds). Nothing
@@ -150,6 +150,7 @@ inline void tile(const MatmulJob& job, int64_t r0, int64_t i0, const float* ws) 
     }
   } else {
     constexpr bool kBf16 = K == MatmulJob::Kind::Bf16;
+    constexpr int64_t kBytes = kBf16 ? 2 : 4;  // per weight
     const int64_t kv = k / kLanes * kLanes;
     for (int64_t col = 0; col < kv; col += kLanes) {
       V::F xv[M];
@@ -157,9 +158,9 @@ inline void tile(const MatmulJob& job, int64_t r0, int64_t i0, const float* ws) 
       for (int i = 0; i < M; ++i) xv[i] = V::load(xr[i] + col);
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        if (kBf16 ? col % 32 == 0 : true)
-          prefetch_rows_ahead(wr[r] + (kBf16 ? 2 : 4) * col, k * (kBf16 ? 2 : 4));
-        const V::F w = kBf16 ? V::bf16(wr[r] + 2 * col) : V::f32(wr[r] + 4 * col);
+        const int64_t at = kBytes * col;  // one prefetch per 64-byte line
+        if (at % 64 == 0) prefetch_rows_ahead(wr[r] + at, kBytes * k);
+        const V::F w = kBf16 ? V::bf16(wr[r] + at) : V::f32(wr[r] + at);
 #pragma GCC unroll 4
         for (int i = 0; i < M; ++i) acc[r][i] = V::fma(xv[i], w, acc[r][i]);
       }
